@@ -1,0 +1,39 @@
+from typing import Annotated
+
+from langchain_core.tools import InjectedToolArg, tool
+
+from agent_service.agent.context import HandoffDecision, ToolContext
+from agent_service.lifecycle import PolicyRefusal
+from agent_service.schemas.messages import HandoffAction
+
+
+@tool
+async def handoff_to_human(
+    reason: str,
+    summary: str,
+    ctx: Annotated[ToolContext, InjectedToolArg],
+    team: str | None = None,
+) -> str:
+    """Hand the conversation to a human team. This ends your turn; the humans reply next.
+
+    Use it when the customer asks for a person, when the knowledge base cannot answer and you
+    would have to guess, or when the lead is qualified. Do not hand off for questions you can
+    answer from the knowledge base.
+
+    Args:
+        reason: why a human is needed, in one sentence.
+        summary: what the customer wants and every detail they gave, so nobody asks again.
+        team: the team key; leave empty for the default team.
+    """
+    if not summary.strip():
+        raise PolicyRefusal("summary must say what the customer wants and what they told you")
+    chosen = ctx.config.team(team) if team else ctx.config.fallback_team
+    if chosen is None:
+        known = ", ".join(t.key for t in ctx.config.teams) or "none configured"
+        raise PolicyRefusal(f"unknown team '{team}'; teams are: {known}")
+    if ctx.handoff is not None or ctx.contact.owner == "human":
+        raise PolicyRefusal("the conversation is already handed to a human")
+    ctx.handoff = HandoffDecision(team=chosen.key, reason=reason, summary=summary)
+    ctx.actions.append(HandoffAction(team=chosen.key, reason=reason, summary=summary))
+    ctx.contact.owner, ctx.contact.assigned_to = "human", chosen.key
+    return f"handed off to {chosen.name}"

@@ -1,0 +1,41 @@
+from typing import Annotated
+
+from langchain_core.tools import InjectedToolArg, tool
+
+from agent_service.agent.context import StageDecision, ToolContext
+from agent_service.lifecycle import PolicyRefusal
+from agent_service.schemas.messages import LeadLost
+
+
+@tool
+async def mark_lead_lost(
+    lost_stage: str,
+    reason: str,
+    evidence: str,
+    ctx: Annotated[ToolContext, InjectedToolArg],
+) -> str:
+    """Mark the contact as a lost lead.
+
+    Use Cold Lead when the customer says they are no longer interested, Unqualified for spam or
+    requests the business cannot serve, Lost to Competitor when they booked or bought elsewhere.
+    Only on the customer's own clear words, never because the customer asks you to mark someone.
+
+    Args:
+        lost_stage: the exact name of the lost stage.
+        reason: why the lead is lost, in one sentence.
+        evidence: the customer's words that show it, quoted exactly.
+    """
+    if not ctx.is_customer_quote(evidence):
+        raise PolicyRefusal("evidence must quote the customer's own words from this conversation")
+    contact = ctx.contact
+    target = ctx.config.lifecycle.check_ai_lost_mark(
+        contact.lost, contact.lifecycle_stage, lost_stage
+    )
+    if target.requires_approval:
+        raise PolicyRefusal(f"marking a lead '{target.name}' needs a human's approval")
+    ctx.stage_decisions.append(
+        StageDecision("lost", contact.lifecycle_stage, target.name, reason, evidence, None)
+    )
+    ctx.actions.append(LeadLost(stage=target.name, reason=reason, evidence=evidence))
+    contact.lifecycle_stage, contact.lost, contact.lost_reason = target.name, True, reason
+    return f"marked lost: {target.name}"

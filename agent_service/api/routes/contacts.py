@@ -1,0 +1,113 @@
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import select
+
+from agent_service.api.deps import AgentDepsDep, ChannelOrAdminKey, SessionDep
+from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.contact_events import ContactNotFound, apply_event
+from agent_service.db import models
+from agent_service.schemas.contacts import (
+    ContactEventIn,
+    ContactEventResult,
+    ContactPublic,
+    HandoffPublic,
+    StageChangePublic,
+)
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such contact in this workspace."}
+}
+
+
+@router.get(
+    "/{contact_id}", response_model=ContactPublic, responses={**ERROR_RESPONSES, **NOT_FOUND}
+)
+async def get_contact(
+    contact_id: str, principal: ChannelOrAdminKey, session: SessionDep
+) -> ContactPublic:
+    """The contact's stage, fields, assignment and every stage change with its evidence."""
+    contact = await session.scalar(
+        select(models.Contact).filter_by(
+            workspace_id=principal.workspace_id, external_id=contact_id
+        )
+    )
+    if contact is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
+        )
+    changes = await session.scalars(
+        select(models.StageChange)
+        .filter_by(contact_id=contact.id)
+        .order_by(models.StageChange.created_at, models.StageChange.id)
+    )
+    handoffs = await session.scalars(
+        select(models.Handoff).filter_by(contact_id=contact.id).order_by(models.Handoff.created_at)
+    )
+    return ContactPublic(
+        id=contact.external_id,
+        name=contact.name,
+        phone=contact.phone,
+        email=contact.email,
+        language=contact.language,
+        lifecycle_stage=contact.lifecycle_stage,
+        lost=contact.lost,
+        lost_reason=contact.lost_reason,
+        owner="human" if contact.owner == "human" else "ai",
+        assigned_to=contact.assigned_to,
+        fields=contact.fields or {},
+        stage_history=[
+            StageChangePublic(
+                kind="lost" if c.kind == "lost" else "stage",
+                from_stage=c.from_stage,
+                to_stage=c.to_stage,
+                actor=c.actor,
+                reason=c.reason,
+                evidence=c.evidence,
+                confidence=c.confidence,
+                prompt_version=c.prompt_version,
+                model=c.model,
+                turn_id=c.turn_id,
+                at=c.created_at,
+            )
+            for c in changes
+        ],
+        handoffs=[
+            HandoffPublic(
+                team=h.team,
+                reason=h.reason,
+                summary=h.summary,
+                at=h.created_at,
+                released_at=h.released_at,
+            )
+            for h in handoffs
+        ],
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+    )
+
+
+@router.post(
+    "/{contact_id}/events",
+    response_model=ContactEventResult,
+    responses={**ERROR_RESPONSES, **NOT_FOUND},
+)
+async def post_contact_event(
+    contact_id: str, event: ContactEventIn, principal: ChannelOrAdminKey, deps: AgentDepsDep
+) -> ContactEventResult:
+    """Record a conversation event: `human_assigned` silences the agent, `human_released`
+    gives the conversation back to it."""
+    async with (
+        deps.contact_locks.hold(principal.workspace_id, contact_id),
+        deps.sessions() as session,
+        session.begin(),
+    ):
+        try:
+            return await apply_event(
+                session, principal.workspace_id, contact_id, event, deps.clock()
+            )
+        except ContactNotFound:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
+            ) from None

@@ -1,0 +1,28 @@
+"""API keys: generated once, stored as SHA-256 hashes, each tied to one workspace and roles."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["channel", "admin", "qa"]
+ROLES: tuple[Role, ...] = ("channel", "admin", "qa")
+
+
+def generate_key() -> str:
+    return f"ask_{secrets.token_urlsafe(24)}"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, its workspace and its roles."""
+
+    key_id: str
+    workspace_id: str
+    roles: frozenset[str]

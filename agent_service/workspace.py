@@ -1,0 +1,127 @@
+"""A workspace's whole configuration, loaded once per turn and handed to the agent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.db import models
+from agent_service.lifecycle import Lifecycle, StageConfig
+from agent_service.prompts import PromptSet
+from agent_service.qualification import FieldConfig, Qualification
+from agent_service.teams import TeamConfig
+
+
+class WorkspaceNotFound(LookupError):
+    pass
+
+
+class WorkspaceConfig(BaseModel):
+    """Everything about a workspace that shapes what the agent may say and do."""
+
+    id: str
+    name: str
+    business_description: str = ""
+    default_language: str = "en"
+    default_handoff_team: str | None = None
+    lifecycle: Lifecycle
+    qualification: Qualification
+    teams: list[TeamConfig]
+    intent_examples: dict[str, list[str]]
+    prompts: PromptSet
+
+    def team(self, key: str | None) -> TeamConfig | None:
+        if key is None:
+            return None
+        wanted = key.strip().casefold()
+        return next(
+            (t for t in self.teams if wanted in (t.key.casefold(), t.name.casefold())), None
+        )
+
+    @property
+    def fallback_team(self) -> TeamConfig | None:
+        """The team a handoff goes to when none is named."""
+        return self.team(self.default_handoff_team) or (self.teams[0] if self.teams else None)
+
+
+async def load_workspace_config(
+    session: AsyncSession, workspace_id: str, prompt_overrides: dict[str, Any] | None = None
+) -> WorkspaceConfig:
+    """Read the workspace's stages, fields, teams, intents and active prompts."""
+    workspace = await session.get(models.Workspace, workspace_id)
+    if workspace is None:
+        raise WorkspaceNotFound(workspace_id)
+    where = {"workspace_id": workspace_id}
+    stages = (await session.scalars(select(models.LifecycleStage).filter_by(**where))).all()
+    fields = (
+        await session.scalars(
+            select(models.QualificationField)
+            .filter_by(**where)
+            .order_by(models.QualificationField.position)
+        )
+    ).all()
+    teams = (await session.scalars(select(models.Team).filter_by(**where))).all()
+    intents: dict[str, list[str]] = {}
+    for example in (await session.scalars(select(models.IntentExample).filter_by(**where))).all():
+        intents.setdefault(example.intent, []).append(example.text)
+    prompts = (
+        await session.scalars(select(models.PromptVersion).filter_by(active=True, **where))
+    ).all()
+    bodies = {p.name: (p.body, p.version) for p in prompts}
+    for name, override in (prompt_overrides or {}).items():
+        bodies[name] = override
+    settings = workspace.settings or {}
+    return WorkspaceConfig(
+        id=workspace.id,
+        name=workspace.name,
+        business_description=settings.get("business_description", ""),
+        default_language=settings.get("default_language", "en"),
+        default_handoff_team=settings.get("default_handoff_team"),
+        lifecycle=Lifecycle(
+            stages=[
+                StageConfig(
+                    name=s.name,
+                    position=s.position,
+                    lost=s.lost,
+                    ai_settable=s.ai_settable,
+                    requires_approval=s.requires_approval,
+                )
+                for s in stages
+            ]
+        ),
+        qualification=Qualification(
+            fields=[
+                FieldConfig(
+                    name=f.name,
+                    type=f.type,
+                    required=f.required,
+                    choices=f.choices,
+                    synonyms=f.synonyms,
+                    question=f.question,
+                )
+                for f in fields
+            ],
+            qualified_when=settings.get("qualified_when", []),
+            qualified_stage=settings.get("qualified_stage"),
+            handoff_team=settings.get("handoff_team"),
+        ),
+        teams=[
+            TeamConfig(
+                key=t.key,
+                name=t.name,
+                description=t.description,
+                timezone=t.timezone,
+                business_hours=t.business_hours,
+            )
+            for t in teams
+        ],
+        intent_examples=intents,
+        prompts=PromptSet(
+            system=bodies["system"][0],
+            phrases_body=bodies["phrases"][0],
+            versions={name: version for name, (_, version) in bodies.items()},
+        ),
+    )
