@@ -1,0 +1,1 @@
+"""Fakes at the model boundary, shared by tests, benchmarks and evals. No network, no real model."""

@@ -20,7 +20,7 @@ async def post_message(
     limit = deps.settings.max_message_chars
     if len(message.text) > limit:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            status.HTTP_413_CONTENT_TOO_LARGE,
             f"text is {len(message.text)} characters; the limit is {limit}",
         )
     return await run_turn(deps, principal.workspace_id, message)

@@ -1,0 +1,142 @@
+"""Shared fixtures: a seeded demo workspace copied per test, clients with fakes injected."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from langchain_core.language_models import BaseChatModel
+
+from agent_service.api.main import create_app
+from agent_service.core.config import Settings
+from agent_service.service import build_service
+
+CHANNEL_KEY = "test-channel-key-0001"
+ADMIN_KEY = "test-admin-key-0001"
+QA_KEY = "test-qa-key-0001"
+CHANNEL = {"Authorization": f"Bearer {CHANNEL_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+QA = {"Authorization": f"Bearer {QA_KEY}"}
+START = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+
+
+class TickingClock:
+    """A deterministic clock: each reading is one second after the previous one."""
+
+    def __init__(self, start: datetime = START, step: timedelta = timedelta(seconds=1)) -> None:
+        self.now, self.step = start, step
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture(autouse=True)
+def _no_real_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach a real model: the environment's endpoint settings are removed."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENT_SERVICE_LLM_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "demo_channel_key": CHANNEL_KEY,
+        "demo_admin_key": ADMIN_KEY,
+        "demo_qa_key": QA_KEY,
+        "bootstrap_admin_key": "test-bootstrap-key-0001",
+        "llm_model": None,
+        "llm_retry_budget_seconds": 1.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workspace, seeded and indexed once per test session."""
+    path = tmp_path_factory.mktemp("template") / "data"
+    service = build_service(make_settings(path))
+
+    async def seed() -> None:
+        await service.start()
+        await service.stop()
+
+    asyncio.run(seed())
+    return path
+
+
+@pytest.fixture
+def data_dir(template_data_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "data"
+    shutil.copytree(template_data_dir, target)
+    return target
+
+
+ClientFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def make_client(data_dir: Path) -> Iterator[ClientFactory]:
+    """``with make_client(chat_model=..., clock=..., **settings) as client:``."""
+
+    @contextmanager
+    def factory(
+        chat_model: BaseChatModel | None = None,
+        clock: Callable[[], datetime] | None = None,
+        **overrides: Any,
+    ) -> Iterator[TestClient]:
+        settings = make_settings(data_dir, **overrides)
+        service = build_service(settings, chat_model=chat_model, clock=clock or TickingClock())
+        with TestClient(create_app(settings, service=service)) as client:
+            client.app_state = service  # type: ignore[attr-defined]
+            yield client
+
+    yield factory
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> Iterator[TestClient]:
+    """A client on the offline planner (no model configured)."""
+    with make_client() as c:
+        yield c
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def message(
+    text: str,
+    contact: str = "c-1",
+    message_id: str | None = None,
+    channel: str = "whatsapp",
+    locale: str | None = None,
+    name: str | None = "Lan",
+    sent_at: str = "2026-11-22T06:00:00Z",
+) -> dict[str, Any]:
+    """A POST /v1/messages body."""
+    return {
+        "message_id": message_id or f"wamid.{next(_counter)}",
+        "channel": channel,
+        "contact": {"id": contact, "name": name, "phone": "+84901234567", "locale": locale},
+        "text": text,
+        "sent_at": sent_at,
+    }
+
+
+def send(client: TestClient, text: str, **kwargs: Any) -> dict[str, Any]:
+    """Post a message and return the 200 response body."""
+    response = client.post("/v1/messages", json=message(text, **kwargs), headers=CHANNEL)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
