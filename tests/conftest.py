@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,10 @@ CHANNEL = {"Authorization": f"Bearer {CHANNEL_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 QA = {"Authorization": f"Bearer {QA_KEY}"}
 START = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+# Set to a server URL (postgresql+asyncpg://user:pw@host/postgres) to run against PostgreSQL:
+# the demo is seeded once into a template database, and each test gets a copy of it.
+POSTGRES_URL = os.environ.get("AGENT_SERVICE_TEST_POSTGRES_URL")
+TEMPLATE_DB = "agent_service_template"
 
 
 class TickingClock:
@@ -49,8 +55,10 @@ def _no_real_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    database = data_dir / "postgres-database"
     values: dict[str, Any] = {
         "data_dir": data_dir,
+        "database_url": _database_url(database.read_text()) if database.exists() else None,
         "demo_channel_key": CHANNEL_KEY,
         "demo_admin_key": ADMIN_KEY,
         "demo_qa_key": QA_KEY,
@@ -66,6 +74,10 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo workspace, seeded and indexed once per test session."""
     path = tmp_path_factory.mktemp("template") / "data"
+    if POSTGRES_URL:
+        _run_sql(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"', f'CREATE DATABASE "{TEMPLATE_DB}"')
+        path.mkdir(parents=True)
+        (path / "postgres-database").write_text(TEMPLATE_DB)
     service = build_service(make_settings(path))
 
     async def seed() -> None:
@@ -77,10 +89,37 @@ def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def data_dir(template_data_dir: Path, tmp_path: Path) -> Path:
+def data_dir(template_data_dir: Path, tmp_path: Path) -> Iterator[Path]:
     target = tmp_path / "data"
     shutil.copytree(template_data_dir, target)
-    return target
+    if not POSTGRES_URL:
+        yield target
+        return
+    name = f"agent_service_test_{uuid.uuid4().hex[:12]}"
+    _run_sql(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    (target / "postgres-database").write_text(name)
+    yield target
+    _run_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _database_url(name: str) -> str:
+    assert POSTGRES_URL is not None
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _run_sql(*statements: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        assert POSTGRES_URL is not None
+        connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
 
 
 ClientFactory = Callable[..., Any]
