@@ -202,3 +202,27 @@ async def ensure_key(
         return None
     _, plain = await create_api_key(session, workspace_id, [role], now, label=f"demo {role}")
     return plain
+
+
+async def list_keys(session: AsyncSession, workspace_id: str) -> list[models.ApiKey]:
+    return list(
+        (
+            await session.scalars(
+                select(models.ApiKey)
+                .filter_by(workspace_id=workspace_id)
+                .order_by(models.ApiKey.created_at, models.ApiKey.id)
+            )
+        ).all()
+    )
+
+
+async def revoke_key(
+    session: AsyncSession, workspace_id: str, key_id: str, now: datetime
+) -> models.ApiKey | None:
+    """Mark a key revoked (it stops working at once); None when it is not this workspace's."""
+    row = await session.scalar(
+        select(models.ApiKey).filter_by(workspace_id=workspace_id, id=key_id)
+    )
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+    return row

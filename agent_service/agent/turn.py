@@ -79,13 +79,13 @@ async def _answer(
     texts = [query] if query == inbound.text else [query, inbound.text]
     vectors = await asyncio.to_thread(deps.embeddings.embed_queries, texts)
     hits = await deps.knowledge.search(
-        config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date()
+        config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date(), query=query
     )
 
     async def search(text: str) -> list[Hit]:
         found = (await asyncio.to_thread(deps.embeddings.embed_queries, [text]))[0]
         return await deps.knowledge.search(
-            config.id, found.tolist(), deps.settings.retrieval_k, now.date()
+            config.id, found.tolist(), deps.settings.retrieval_k, now.date(), query=text
         )
 
     ctx = ToolContext(

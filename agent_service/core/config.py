@@ -72,6 +72,16 @@ class Settings(BaseSettings):
         default=0.015, description="How far the best intent must lead the runner-up."
     )
 
+    # issue 3: knowledge import and retrieval.
+    knowledge_passage_chars: int = Field(
+        default=1200, ge=200, description="Largest passage when a document is split."
+    )
+    max_import_rows: int = Field(default=2000, ge=1, description="Rows per HTTP import request.")
+    hybrid_retrieval: bool = Field(
+        default=False, description="Blend a keyword (BM25) score into dense retrieval."
+    )
+    hybrid_keyword_weight: float = Field(default=0.3, ge=0.0, le=1.0)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "development":
