@@ -9,7 +9,15 @@ from fastapi import FastAPI
 
 from agent_service.api.errors import BodySizeLimit
 from agent_service.api.responses import index_unavailable
-from agent_service.api.routes import contacts, health, keys, knowledge, messages, workspaces
+from agent_service.api.routes import (
+    contacts,
+    health,
+    keys,
+    knowledge,
+    messages,
+    prompts,
+    workspaces,
+)
 from agent_service.core.config import Settings, get_settings
 from agent_service.knowledge_base.store import IndexUnavailable
 from agent_service.service import Service, build_service
@@ -51,6 +59,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         workspaces.router,
         keys.router,
         knowledge.router,
+        prompts.router,
     ):
         app.include_router(router)
     return app
