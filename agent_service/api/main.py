@@ -10,12 +10,14 @@ from fastapi import FastAPI
 from agent_service.api.errors import BodySizeLimit
 from agent_service.api.responses import index_unavailable
 from agent_service.api.routes import (
+    approvals,
     contacts,
     health,
     keys,
     knowledge,
     messages,
     prompts,
+    stages,
     workspaces,
 )
 from agent_service.core.config import Settings, get_settings
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         keys.router,
         knowledge.router,
         prompts.router,
+        stages.router,
+        approvals.router,
     ):
         app.include_router(router)
     return app
