@@ -28,7 +28,7 @@ SYSTEM_VARIABLES = frozenset(
         "knowledge",
     }
 )
-PHRASE_VARIABLES = frozenset({"name", "business_name", "team"})
+PHRASE_VARIABLES = frozenset({"name", "business_name", "team", "hours"})
 REQUIRED_PHRASES = frozenset(
     {
         "greeting",
@@ -42,6 +42,8 @@ REQUIRED_PHRASES = frozenset(
         "bought_elsewhere",
         "spam",
         "clarify",
+        "team_closed_collect_contact",
+        "team_closed_handoff",
     }
 )
 PROMPT_FILES = {"system": "system.md", "phrases": "phrases.yaml"}

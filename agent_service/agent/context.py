@@ -47,6 +47,9 @@ class HandoffDecision:
     team: str
     reason: str
     summary: str
+    # issue 3: set when the team is closed or nobody is online ("collect_contact" or
+    # "handoff_anyway"), so the reply can say so truthfully.
+    fallback: str | None = None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from agent_service.agent.deps import AgentDeps
 from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
+from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 from agent_service.db import models
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
@@ -195,6 +196,8 @@ async def decide(
     extra = await apply_qualification_rule(ctx, inbound.text)
     if extra:
         reply = f"{reply} {extra}".strip()
+    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
+    reply = unavailable_team_reply(ctx) or reply
 
     return Decision(ctx, reply, brain, model_name, usage, error)
 

@@ -11,13 +11,17 @@ from agent_service.api.errors import BodySizeLimit
 from agent_service.api.responses import index_unavailable
 from agent_service.api.routes import (
     approvals,
+    audit,
     contacts,
     health,
+    intents,
     keys,
     knowledge,
     messages,
     prompts,
+    qualification,
     stages,
+    teams,
     workspaces,
 )
 from agent_service.core.config import Settings, get_settings
@@ -64,6 +68,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         prompts.router,
         stages.router,
         approvals.router,
+        qualification.router,
+        teams.router,
+        intents.router,
+        audit.router,
     ):
         app.include_router(router)
     return app

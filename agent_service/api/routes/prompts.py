@@ -113,7 +113,7 @@ async def create_version(
         previous, row = await prompt_versions.activate(
             session, principal.workspace_id, name, row.version
         )
-        _audit(session, principal, "prompt.activate", name, previous, row.version, now)
+        _audit(session, principal, "prompt.activate", name, previous, row.version, deps.clock())
     await session.commit()
     return _public(row)
 
