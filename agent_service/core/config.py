@@ -78,9 +78,11 @@ class Settings(BaseSettings):
     )
     max_import_rows: int = Field(default=2000, ge=1, description="Rows per HTTP import request.")
     hybrid_retrieval: bool = Field(
-        default=False, description="Blend a keyword (BM25) score into dense retrieval."
+        default=True, description="Rank by dense similarity blended with a BM25 keyword score."
     )
-    hybrid_keyword_weight: float = Field(default=0.3, ge=0.0, le=1.0)
+    hybrid_keyword_weight: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="BM25 share of the ranking (docs/retrieval.md)."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -264,11 +264,12 @@ class KnowledgeBase:
             self.keywords.build(workspace_id, await self.all_entries(workspace_id))
         keyword = self.keywords.scores(workspace_id, query, [h.id for h in dense])
         weight = self.keyword_weight
-        blended = [
-            replace(h, score=round((1 - weight) * h.score + weight * keyword.get(h.id, 0.0), 4))
-            for h in dense
-        ]
-        return sorted(blended, key=lambda h: h.score, reverse=True)[:k]
+        ranked = sorted(
+            (replace(h, keyword_score=round(keyword.get(h.id, 0.0), 4)) for h in dense),
+            key=lambda h: (1 - weight) * h.score + weight * (h.keyword_score or 0.0),
+            reverse=True,
+        )
+        return ranked[:k]
 
     @staticmethod
     async def _get(

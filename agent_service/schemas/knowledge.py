@@ -73,7 +73,10 @@ class SearchRequest(BaseModel):
 
 class SearchResult(BaseModel):
     id: str
-    score: float = Field(description="Relevance; cosine similarity for dense retrieval.")
+    score: float = Field(description="Cosine similarity to the message (what thresholds use).")
+    keyword_score: float | None = Field(
+        default=None, description="BM25 keyword score in [0, 1] when hybrid ranking is on."
+    )
     question: str
     answer: str
     language: str

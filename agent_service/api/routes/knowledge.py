@@ -181,7 +181,12 @@ async def search(
     return SearchResponse(
         results=[
             SearchResult(
-                id=h.id, score=h.score, question=h.question, answer=h.answer, language=h.language
+                id=h.id,
+                score=h.score,
+                keyword_score=h.keyword_score,
+                question=h.question,
+                answer=h.answer,
+                language=h.language,
             )
             for h in hits
         ]

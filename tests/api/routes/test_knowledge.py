@@ -33,7 +33,7 @@ def test_create_get_update_delete_entry_and_search_reflects_each_change(
     assert client.get(f"/v1/knowledge/entries/{entry['id']}", headers=ADMIN).json() == entry
     top = _search(client, "is there parking in bangkok?")[0]
     assert top["id"] == entry["id"] and 0 < float(str(top["score"])) <= 1
-    assert set(top) == {"id", "score", "question", "answer", "language"}
+    assert set(top) == {"id", "score", "keyword_score", "question", "answer", "language"}
 
     updated = client.put(
         f"/v1/knowledge/entries/{entry['id']}",
