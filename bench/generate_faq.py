@@ -1,6 +1,6 @@
 """Write N synthetic FAQ rows (JSON) for import benchmarks.
 
-    python bench/generate_faq.py 10000 out.json
+python bench/generate_faq.py 10000 out.json
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ def _audited(
     """Records the change in the same transaction as the change itself."""
 
     async def hook(session: AsyncSession, rows: list[KnowledgeEntry]) -> None:
-        deleting = action == "knowledge.delete"
-        for row in rows[:1] if len(rows) == 1 else []:
+        for row in rows:
+            deleting = action == "knowledge.delete"
             audit.record(
                 session,
                 workspace_id=principal.workspace_id,
@@ -60,18 +60,6 @@ def _audited(
                 target_id=row.id,
                 before=entry_snapshot(row) if deleting else before,
                 after=None if deleting else entry_snapshot(row),
-                now=now,
-            )
-        if len(rows) > 1:
-            audit.record(
-                session,
-                workspace_id=principal.workspace_id,
-                key_id=principal.key_id,
-                action=action,
-                target_type="knowledge_entry",
-                target_id=None,
-                before=None,
-                after={"created": len(rows), "ids": [r.id for r in rows][:50]},
                 now=now,
             )
 

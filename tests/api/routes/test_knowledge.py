@@ -150,3 +150,48 @@ def test_reindex_rebuilds_the_index_from_stored_entries(make_client: ClientFacto
         total = client.get("/v1/knowledge/entries", headers=ADMIN).json()["total"]
         assert client.post("/v1/knowledge/reindex", headers=ADMIN).json() == {"indexed": total}
         assert _search(client, "is there parking in bangkok?")[0]["id"] == entry["id"]
+
+
+def _pdf(lines: list[str]) -> bytes:
+    """A one-page PDF with the given text lines (Helvetica), xref offsets computed."""
+    text = "".join(f"({line}) Tj 0 -20 Td " for line in lines)
+    stream = f"BT /F1 12 Tf 72 720 Td {text}ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_pdf_import_splits_text_into_retrievable_passages(client: TestClient) -> None:
+    pdf = _pdf(["Gift vouchers", "Gift vouchers are valid for twelve months from purchase."])
+    response = client.post(
+        "/v1/knowledge/import/pdf?language=en&title=Vouchers",
+        content=pdf,
+        headers={**ADMIN, "Content-Type": "application/pdf"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
+    top = _search(client, "how long is a gift voucher valid?")[0]
+    assert "twelve months" in str(top["answer"]) and top["question"] == "Vouchers"
+    broken = client.post(
+        "/v1/knowledge/import/pdf?language=en",
+        content=b"not a pdf",
+        headers={**ADMIN, "Content-Type": "application/pdf"},
+    )
+    assert broken.status_code == 422 and "PDF" in broken.json()["detail"]
