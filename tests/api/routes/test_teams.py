@@ -97,3 +97,19 @@ def test_nobody_online_in_business_hours_follows_the_fallback(client: TestClient
     client.post(f"/v1/teams/{sales['id']}/availability", json={"online_agents": 3}, headers=CHANNEL)
     body = send(client, QUALIFYING, contact="n-4", locale="en")
     assert "passing you to our Sales team" in body["reply"]["text"]
+
+
+def test_model_written_handoff_reply_is_replaced_when_the_team_is_closed(
+    make_client: ClientFactory,
+) -> None:
+    from agent_service.testing.scripted_chat_model import ScriptedChatModel, reply, tool_call
+
+    handoff = tool_call(
+        "handoff_to_human", reason="asks for a person", summary="Lan wants a human", team="sales"
+    )
+    model = ScriptedChatModel(steps=[reply("A colleague will answer you right away!", handoff)])
+    with make_client(chat_model=model, clock=TickingClock(NIGHT)) as client:
+        body = send(client, "can I talk to a real person please", contact="n-5", locale="en")
+    model.assert_all_used()
+    assert "right away" not in body["reply"]["text"]
+    assert "phone number or e-mail" in body["reply"]["text"]
