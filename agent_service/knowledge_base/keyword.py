@@ -34,22 +34,24 @@ class KeywordIndex:
     """BM25 per workspace, built lazily from the stored entries and dropped on every change."""
 
     def __init__(self) -> None:
-        self._built: dict[str, tuple[BM25Okapi, dict[str, int]]] = {}
+        self._built: dict[str, tuple[BM25Okapi, dict[str, int], str]] = {}
         self._lock = threading.Lock()
 
-    def has(self, workspace_id: str) -> bool:
+    def has(self, workspace_id: str, stamp: str) -> bool:
+        """True when the index was built from the entries as they are at ``stamp``."""
         with self._lock:
-            return workspace_id in self._built
+            built = self._built.get(workspace_id)
+        return built is not None and built[2] == stamp
 
     def forget(self, workspace_id: str) -> None:
         with self._lock:
             self._built.pop(workspace_id, None)
 
-    def build(self, workspace_id: str, entries: Sequence[Any]) -> None:
+    def build(self, workspace_id: str, entries: Sequence[Any], stamp: str) -> None:
         if not entries:
             return
         corpus = [tokenize(f"{e.question} {e.answer}") or ["_"] for e in entries]
-        built = (BM25Okapi(corpus), {e.id: i for i, e in enumerate(entries)})
+        built = (BM25Okapi(corpus), {e.id: i for i, e in enumerate(entries)}, stamp)
         with self._lock:
             self._built[workspace_id] = built
 
@@ -60,7 +62,7 @@ class KeywordIndex:
         tokens = tokenize(query)
         if built is None or not tokens:
             return {}
-        bm25, positions = built
+        bm25, positions, _ = built
         known = [i for i in ids if i in positions]
         if not known:
             return {}

@@ -260,9 +260,15 @@ class KnowledgeBase:
         dense = await asyncio.to_thread(self.index.search, workspace_id, vector, pool, today)
         if not dense:
             return []
-        if not self.keywords.has(workspace_id):
-            self.keywords.build(workspace_id, await self.all_entries(workspace_id))
-        keyword = self.keywords.scores(workspace_id, query, [h.id for h in dense])
+        # Rebuilt when the stored entries changed, also through another process.
+        stamp = await self._stamp(workspace_id)
+        if not self.keywords.has(workspace_id, stamp):
+            entries = await self.all_entries(workspace_id)
+            # Tokenizing thousands of entries takes a while: keep it off the event loop.
+            await asyncio.to_thread(self.keywords.build, workspace_id, entries, stamp)
+        keyword = await asyncio.to_thread(
+            self.keywords.scores, workspace_id, query, [h.id for h in dense]
+        )
         weight = self.keyword_weight
         ranked = sorted(
             (replace(h, keyword_score=round(keyword.get(h.id, 0.0), 4)) for h in dense),
@@ -270,6 +276,18 @@ class KnowledgeBase:
             reverse=True,
         )
         return ranked[:k]
+
+    async def _stamp(self, workspace_id: str) -> str:
+        """Changes whenever an entry is added, changed or deleted."""
+        async with self._sessions() as session:
+            count, latest = (
+                await session.execute(
+                    select(func.count(), func.max(KnowledgeEntry.updated_at)).where(
+                        KnowledgeEntry.workspace_id == workspace_id
+                    )
+                )
+            ).one()
+        return f"{count}:{latest}"
 
     @staticmethod
     async def _get(
