@@ -88,5 +88,22 @@ async def delete_team(session: AsyncSession, row: models.Team) -> None:
     await session.flush()
 
 
+async def default_team_key(session: AsyncSession, workspace_id: str) -> str | None:
+    workspace = await session.get(models.Workspace, workspace_id)
+    assert workspace is not None
+    key = (workspace.settings or {}).get("default_handoff_team")
+    return str(key) if key else None
+
+
+async def make_default(session: AsyncSession, row: models.Team) -> str | None:
+    """Handoffs that name no team go to ``row`` from now on; returns the previous default."""
+    workspace = await session.get(models.Workspace, row.workspace_id)
+    assert workspace is not None
+    previous = (workspace.settings or {}).get("default_handoff_team")
+    workspace.settings = {**(workspace.settings or {}), "default_handoff_team": row.key}
+    await session.flush()
+    return str(previous) if previous else None
+
+
 async def set_availability(row: models.Team, online_agents: int, now: datetime) -> None:
     row.online_agents, row.availability_updated_at = online_agents, now

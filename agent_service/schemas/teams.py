@@ -35,6 +35,7 @@ class TeamCreate(BaseModel):
         description="When closed or nobody is online: ask for a phone/e-mail and promise a "
         "call-back (collect_contact), or hand off anyway and say when they are back.",
     )
+    default: bool = Field(default=False, description="Handoffs that name no team go to this one.")
 
 
 class TeamUpdate(BaseModel):
@@ -46,6 +47,9 @@ class TeamUpdate(BaseModel):
     timezone: str | None = None
     business_hours: dict[str, list[str]] | None = None
     fallback: Fallback | None = None
+    default: bool | None = Field(
+        default=None, description="true: handoffs that name no team go to this one."
+    )
 
 
 class Availability(BaseModel):
@@ -68,3 +72,4 @@ class TeamPublic(BaseModel):
     availability_updated_at: datetime | None
     open_now: bool
     available_now: bool
+    default: bool = Field(description="Handoffs that name no team go here.")

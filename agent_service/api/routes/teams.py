@@ -20,7 +20,7 @@ CONFLICT = "Bad time zone or hours, a taken key, or the team is used by the work
 ChannelOrAdmin = Annotated[Principal, Depends(require("channel", "admin"))]
 
 
-def _public(row: models.Team, deps: AgentDepsDep) -> TeamPublic:
+def _public(row: models.Team, deps: AgentDepsDep, default_key: str | None) -> TeamPublic:
     config = TeamConfig(
         key=row.key,
         name=row.name,
@@ -36,6 +36,7 @@ def _public(row: models.Team, deps: AgentDepsDep) -> TeamPublic:
         availability_updated_at=row.availability_updated_at,
         open_now=config.is_open(now),
         available_now=config.unavailable_because(now) is None,
+        default=row.key == default_key,
     )
 
 
@@ -50,7 +51,9 @@ async def _team(session: SessionDep, principal: Principal, team_id: str) -> mode
 async def list_teams(
     principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> list[TeamPublic]:
-    return [_public(t, deps) for t in await team_settings.teams(session, principal.workspace_id)]
+    default_key = await team_settings.default_team_key(session, principal.workspace_id)
+    rows = await team_settings.teams(session, principal.workspace_id)
+    return [_public(t, deps, default_key) for t in rows]
 
 
 @router.post(
@@ -63,19 +66,24 @@ async def create_team(
     body: TeamCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> TeamPublic:
     try:
-        row = await team_settings.create_team(session, principal.workspace_id, body.model_dump())
+        row = await team_settings.create_team(
+            session, principal.workspace_id, body.model_dump(exclude={"default"})
+        )
     except team_settings.TeamConflict as exc:
         raise conflict(str(exc)) from exc
     _audit(session, principal, deps, "team.create", row.id, None, team_settings.snapshot(row))
+    if body.default:
+        await _make_default(session, principal, deps, row)
     await session.commit()
-    return _public(row, deps)
+    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
 
 
 @router.get("/{team_id}", response_model=TeamPublic, responses=documented(not_found=NOT_FOUND))
 async def get_team(
     team_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> TeamPublic:
-    return _public(await _team(session, principal, team_id), deps)
+    default_key = await team_settings.default_team_key(session, principal.workspace_id)
+    return _public(await _team(session, principal, team_id), deps, default_key)
 
 
 @router.patch(
@@ -87,13 +95,16 @@ async def update_team(
     team_id: str, body: TeamUpdate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> TeamPublic:
     row = await _team(session, principal, team_id)
+    changes = body.model_dump(exclude_unset=True, exclude={"default"})
     try:
-        before = await team_settings.update_team(session, row, body.model_dump(exclude_unset=True))
+        before = await team_settings.update_team(session, row, changes)
     except team_settings.TeamConflict as exc:
         raise conflict(str(exc)) from exc
     _audit(session, principal, deps, "team.update", row.id, before, team_settings.snapshot(row))
+    if body.default:
+        await _make_default(session, principal, deps, row)
     await session.commit()
-    return _public(row, deps)
+    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
 
 
 @router.delete(
@@ -133,7 +144,22 @@ async def set_availability(
     row = await _team(session, principal, team_id)
     await team_settings.set_availability(row, body.online_agents, deps.clock())
     await session.commit()
-    return _public(row, deps)
+    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
+
+
+async def _make_default(
+    session: SessionDep, principal: Principal, deps: AgentDepsDep, row: models.Team
+) -> None:
+    previous = await team_settings.make_default(session, row)
+    _audit(
+        session,
+        principal,
+        deps,
+        "team.default",
+        row.id,
+        {"default_handoff_team": previous},
+        {"default_handoff_team": row.key},
+    )
 
 
 def _audit(

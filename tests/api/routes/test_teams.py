@@ -113,3 +113,17 @@ def test_model_written_handoff_reply_is_replaced_when_the_team_is_closed(
     model.assert_all_used()
     assert "right away" not in body["reply"]["text"]
     assert "phone number or e-mail" in body["reply"]["text"]
+
+
+def test_default_team_receives_handoffs_that_name_no_team(client: TestClient) -> None:
+    team = {"key": "night", "name": "Night desk", "default": True}
+    created = client.post("/v1/teams", json=team, headers=ADMIN)
+    assert created.status_code == 201 and created.json()["default"] is True
+    defaults = [t["key"] for t in client.get("/v1/teams", headers=ADMIN).json() if t["default"]]
+    assert defaults == ["night"]
+    body = send(client, "I want to talk to a real person", contact="d-1", locale="en")
+    assert [a["team"] for a in body["actions"] if a["type"] == "handoff"] == ["night"]
+    refused = client.delete(f"/v1/teams/{created.json()['id']}", headers=ADMIN)
+    assert refused.status_code == 409 and "default_handoff_team" in refused.json()["detail"]
+    audit = client.get("/v1/audit?action=team.default", headers=ADMIN).json()["items"]
+    assert audit[0]["before"] == {"default_handoff_team": "support"}
