@@ -57,7 +57,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     )
     # issue 3: a failed indexing stored nothing; say so instead of a bare 500.
     app.add_exception_handler(IndexUnavailable, index_unavailable)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        path_limits={"/v1/knowledge/import": settings.max_import_bytes},  # issue 3
+    )
     for router in (
         health.router,
         messages.router,

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
         default=1200, ge=200, description="Largest passage when a document is split."
     )
     max_import_rows: int = Field(default=2000, ge=1, description="Rows per HTTP import request.")
+    max_import_bytes: int = Field(
+        default=5_000_000, ge=1024, description="Largest body of an HTTP knowledge import."
+    )
     hybrid_retrieval: bool = Field(
         default=True, description="Rank by dense similarity blended with a BM25 keyword score."
     )
