@@ -108,11 +108,15 @@ def parse_faq_json(text: str) -> Parsed:
 def parse_faq_csv(text: str) -> Parsed:
     """CSV with a header row: question, answer, language, tags (';'-separated), valid_until."""
     reader = csv.DictReader(io.StringIO(text))
-    missing = {"question", "answer", "language"} - set(reader.fieldnames or [])
-    if missing:
-        raise ImportFormatError(f"CSV header lacks column(s): {', '.join(sorted(missing))}")
+    try:
+        missing = {"question", "answer", "language"} - set(reader.fieldnames or [])
+        if missing:
+            raise ImportFormatError(f"CSV header lacks column(s): {', '.join(sorted(missing))}")
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ImportFormatError(f"not valid CSV: {exc}") from exc
     # Row numbers count the header as row 1, as spreadsheets show them.
-    return parse_rows(list(reader), first_row=2)
+    return parse_rows(rows, first_row=2)
 
 
 def split_document(
@@ -181,7 +185,7 @@ def pdf_text(data: bytes) -> str:
     try:
         reader = PdfReader(io.BytesIO(data))
         return "\n\n".join(page.extract_text() or "" for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError) as exc:
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ImportFormatError(f"not a readable PDF: {exc}") from exc
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,7 +69,7 @@ class PreviewRequest(BaseModel):
     drafts: dict[PromptName, str] = Field(
         default_factory=dict, description="Draft bodies to try, by prompt name."
     )
-    versions: dict[PromptName, int] = Field(
+    versions: dict[PromptName, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
         default_factory=dict, description="Stored (e.g. inactive) versions to try instead."
     )
     messages: list[str] = Field(min_length=1, max_length=10)

@@ -30,7 +30,9 @@ class FieldCreate(BaseModel):
     question: dict[str, str] = Field(
         default_factory=dict, description="The question to ask, per language code."
     )
-    position: int | None = Field(default=None, ge=0, description="Ask order; default: last.")
+    position: int | None = Field(
+        default=None, ge=0, le=1000, description="Ask order; default: last."
+    )
 
 
 class FieldUpdate(BaseModel):
@@ -44,7 +46,7 @@ class FieldUpdate(BaseModel):
     choices: list[str] | None = None
     synonyms: dict[str, list[str]] | None = None
     question: dict[str, str] | None = None
-    position: int | None = Field(default=None, ge=0)
+    position: int | None = Field(default=None, ge=0, le=1000)
 
 
 class FieldPublic(BaseModel):

@@ -18,7 +18,9 @@ class StageCreate(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=100)
-    position: int | None = Field(default=None, ge=0, description="Insert here; default: the end.")
+    position: int | None = Field(
+        default=None, ge=0, le=1000, description="Insert here; default: the end."
+    )
     lost: bool = Field(default=False, description="A lost stage, kept apart from the funnel.")
     ai_settable: bool = Field(default=True, description="False: only a human or an event sets it.")
     requires_approval: bool = Field(

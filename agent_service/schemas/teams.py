@@ -57,7 +57,7 @@ class Availability(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"online_agents": 2}]})
 
-    online_agents: int = Field(ge=0, description="Agents online now; 0 means nobody.")
+    online_agents: int = Field(ge=0, le=100_000, description="Agents online now; 0 = nobody.")
 
 
 class TeamPublic(BaseModel):

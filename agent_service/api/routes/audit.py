@@ -24,7 +24,7 @@ async def list_audit(
     ] = None,
     target_id: Annotated[str | None, Query()] = None,
     action: Annotated[str | None, Query(examples=["prompt.activate"])] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     """Who (key id) changed what, when, with the value before and after."""

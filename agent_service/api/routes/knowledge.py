@@ -81,7 +81,7 @@ async def create_entry(body: EntryCreate, principal: AdminKey, deps: AgentDepsDe
 async def list_entries(
     principal: AdminOrQaKey,
     deps: AgentDepsDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     language: Annotated[str | None, Query(max_length=10, examples=["vi"])] = None,
     tag: Annotated[str | None, Query(max_length=100, examples=["price"])] = None,

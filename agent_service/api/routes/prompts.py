@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from agent_service import audit, prompt_versions
 from agent_service.agent.preview import preview_conversation
@@ -26,6 +26,7 @@ from agent_service.schemas.prompts import (
 )
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
+VersionPath = Annotated[int, Path(ge=1, le=1_000_000, examples=[2])]
 NOT_FOUND = "No such prompt or version."
 INVALID = "The body is empty, malformed, or uses an unknown variable (named in `detail`)."
 
@@ -77,7 +78,7 @@ async def list_versions(
     responses=documented(not_found=NOT_FOUND),
 )
 async def get_version(
-    name: PromptName, version: int, principal: AdminKey, session: SessionDep
+    name: PromptName, version: VersionPath, principal: AdminKey, session: SessionDep
 ) -> PromptVersionPublic:
     try:
         return _public(
@@ -123,8 +124,8 @@ async def diff(
     name: PromptName,
     principal: AdminKey,
     session: SessionDep,
-    from_version: Annotated[int, Query(alias="from", ge=1, examples=[1])],
-    to_version: Annotated[int, Query(alias="to", ge=1, examples=[2])],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000, examples=[1])],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000, examples=[2])],
 ) -> PromptDiff:
     """What changed between two versions, as a unified diff."""
     try:
@@ -146,7 +147,11 @@ async def diff(
     responses=documented(not_found=NOT_FOUND),
 )
 async def activate(
-    name: PromptName, version: int, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    name: PromptName,
+    version: VersionPath,
+    principal: AdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
 ) -> PromptVersionPublic:
     """Make this version the one turns use, from the next message on."""
     now = deps.clock()
