@@ -9,13 +9,20 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from agent_service import conversations
 from agent_service.agent.context import ContactState
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.turn import decide
 from agent_service.db import models
 from agent_service.ids import new_id
 from agent_service.schemas.messages import InboundMessage
-from agent_service.workspace import load_workspace_config
+from agent_service.workspace import WorkspaceConfig, load_workspace_config
+
+
+class ContactNotFound(LookupError):
+    pass
 
 
 async def preview_conversation(
@@ -26,23 +33,53 @@ async def preview_conversation(
     contact_name: str | None = None,
     locale: str | None = None,
     channel: str = "other",
+    contact_id: str | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The prompt version label used, and per message: reply, tool calls, retrieval, refusals."""
+    """The prompt version label used, and per message: reply, tool calls, retrieval, refusals.
+
+    With ``contact_id`` the conversation continues from a copy of that contact's state and
+    recent messages; the contact itself is never changed.
+    """
+    past: list[models.Message] = []
     async with deps.sessions() as session:
         config = await load_workspace_config(session, workspace_id, prompt_overrides)
-    contact = ContactState(
-        external_id="preview",
-        name=contact_name,
-        lifecycle_stage=config.lifecycle.entry_stage,
-        lost=False,
-        lost_reason=None,
-        owner="ai",
-        assigned_to=None,
-        fields={},
-        pending_field=None,
-        language=None,
-    )
-    past: list[models.Message] = []
+        row = None
+        if contact_id is not None:
+            row = await session.scalar(
+                select(models.Contact).filter_by(workspace_id=workspace_id, external_id=contact_id)
+            )
+            if row is None:
+                raise ContactNotFound(contact_id)
+            past = await conversations.history(session, row.id, "", deps.settings.history_messages)
+    if row is not None:
+        # A working copy: the stored contact is never written.
+        contact, locale = conversations.contact_state(row), row.locale
+    else:
+        contact = ContactState(
+            external_id="preview",
+            name=contact_name,
+            lifecycle_stage=config.lifecycle.entry_stage,
+            lost=False,
+            lost_reason=None,
+            owner="ai",
+            assigned_to=None,
+            fields={},
+            pending_field=None,
+            language=None,
+        )
+    return await _run(deps, config, contact, past, messages, locale, channel)
+
+
+async def _run(
+    deps: AgentDeps,
+    config: WorkspaceConfig,
+    contact: ContactState,
+    past: list[models.Message],
+    messages: list[str],
+    locale: str | None,
+    channel: str,
+) -> tuple[str, list[dict[str, Any]]]:
+    contact_name = contact.name
     turns: list[dict[str, Any]] = []
     for text in messages:
         now = deps.clock()
@@ -80,7 +117,7 @@ async def preview_conversation(
             }
         )
         sent = now + timedelta(milliseconds=1)
-        past += [_message("in", text, now), _message("out", decision.reply, sent)]
+        past = [*past, _message("in", text, now), _message("out", decision.reply, sent)]
     return config.prompts.version_label, turns
 
 

@@ -75,6 +75,11 @@ class PreviewRequest(BaseModel):
     messages: list[str] = Field(min_length=1, max_length=10)
     contact_name: str | None = None
     locale: str | None = Field(default=None, max_length=20)
+    contact_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Continue from a copy of this contact's state and messages (never changed).",
+    )
 
 
 class PreviewTurn(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from agent_service import audit, prompt_versions
-from agent_service.agent.preview import preview_conversation
+from agent_service.agent.preview import ContactNotFound, preview_conversation
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
 from agent_service.api.responses import conflict, documented, invalid, not_found
 from agent_service.auth import Principal
@@ -208,14 +208,18 @@ async def preview(
         raise not_found(str(exc)) from exc
     except PromptError as exc:
         raise invalid(str(exc)) from exc
-    label, turns = await preview_conversation(
-        deps,
-        principal.workspace_id,
-        body.messages,
-        overrides,
-        contact_name=body.contact_name,
-        locale=body.locale,
-    )
+    try:
+        label, turns = await preview_conversation(
+            deps,
+            principal.workspace_id,
+            body.messages,
+            overrides,
+            contact_name=body.contact_name,
+            locale=body.locale,
+            contact_id=body.contact_id,
+        )
+    except ContactNotFound as exc:
+        raise not_found(f"contact '{exc}'") from exc
     return PreviewResponse(prompt_version=label, turns=[PreviewTurn(**t) for t in turns])
 
 

@@ -148,3 +148,23 @@ def test_preview_refuses_a_draft_with_unknown_variables(client: TestClient) -> N
         headers=ADMIN,
     )
     assert response.status_code == 422 and "oops" in response.json()["detail"]
+
+
+def test_preview_continues_from_a_copy_of_an_existing_contact(client: TestClient) -> None:
+    send(client, "I'd like a facial please", contact="pv-1", locale="en")
+    before = client.get("/v1/contacts/pv-1", headers=CHANNEL).json()
+    assert before["fields"] == {"service": "facial"}
+    response = client.post(
+        "/v1/prompts/preview",
+        json={"contact_id": "pv-1", "messages": ["in KL tomorrow"]},
+        headers=ADMIN,
+    )
+    assert response.status_code == 200, response.text
+    turn = response.json()["turns"][0]
+    assert turn["contact"]["fields"]["service"] == "facial", "starts from the contact's state"
+    assert any(a["type"] == "handoff" for a in turn["actions"]), "qualified in the preview"
+    assert client.get("/v1/contacts/pv-1", headers=CHANNEL).json() == before
+    missing = client.post(
+        "/v1/prompts/preview", json={"contact_id": "nobody", "messages": ["hi"]}, headers=ADMIN
+    )
+    assert missing.status_code == 404
