@@ -6,11 +6,11 @@ from fastapi import APIRouter, status
 
 from agent_service import audit
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.responses import documented, not_found
+from agent_service.api.responses import conflict, documented, not_found
 from agent_service.auth import Principal
 from agent_service.db import models
 from agent_service.schemas.workspaces import KeyCreate, KeyCreated, KeyPublic
-from agent_service.workspace_setup import create_api_key, list_keys, revoke_key
+from agent_service.workspace_setup import LastAdminKey, create_api_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/keys", tags=["keys"])
 NOT_FOUND = "No such workspace or key, or not the caller's."
@@ -76,7 +76,11 @@ async def list_(
     return [_public(row) for row in await list_keys(session, workspace_id)]
 
 
-@router.delete("/{key_id}", response_model=KeyPublic, responses=documented(not_found=NOT_FOUND))
+@router.delete(
+    "/{key_id}",
+    response_model=KeyPublic,
+    responses=documented(not_found=NOT_FOUND, conflict="It is the last active admin key."),
+)
 async def revoke(
     workspace_id: str,
     key_id: str,
@@ -87,7 +91,10 @@ async def revoke(
     """Revoke a key: every later request with it gets 401."""
     await _check(session, caller, workspace_id)
     now = deps.clock()
-    row = await revoke_key(session, workspace_id, key_id, now)
+    try:
+        row = await revoke_key(session, workspace_id, key_id, now)
+    except LastAdminKey as exc:
+        raise conflict(str(exc)) from exc
     if row is None:
         raise not_found(f"key '{key_id}'")
     audit.record(

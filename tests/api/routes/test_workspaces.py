@@ -80,3 +80,13 @@ def test_unknown_role_is_refused_with_a_message(client: TestClient) -> None:
     response = client.post("/v1/workspaces/ws_demo/keys", json={"roles": ["root"]}, headers=ADMIN)
     assert response.status_code == 422
     assert "root" in response.text or "channel" in response.text
+
+
+def test_the_last_admin_key_cannot_be_revoked(client: TestClient) -> None:
+    ws = client.post("/v1/workspaces", json={"name": "Solo"}, headers=BOOTSTRAP).json()
+    admin = _bearer(ws["admin_key"]["key"])
+    url = f"/v1/workspaces/{ws['id']}/keys"
+    refused = client.delete(f"{url}/{ws['admin_key']['id']}", headers=admin)
+    assert refused.status_code == 409 and "last active admin key" in refused.json()["detail"]
+    client.post(url, json={"roles": ["admin"]}, headers=admin)
+    assert client.delete(f"{url}/{ws['admin_key']['id']}", headers=admin).status_code == 200
