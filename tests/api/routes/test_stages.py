@@ -126,3 +126,12 @@ def test_rejected_lost_mark_leaves_the_contact_unchanged(make_client: ClientFact
         assert rejected.json()["status"] == "rejected"
         contact = client.get("/v1/contacts/a-2", headers=CHANNEL).json()
         assert contact["lost"] is False and contact["lifecycle_stage"] == "New Lead"
+
+
+def test_renaming_the_qualified_stage_updates_the_rule(client: TestClient) -> None:
+    hot = _stages(client)["Hot Lead"]
+    client.patch(f"/v1/stages/{hot['id']}", json={"name": "Ready"}, headers=ADMIN)
+    rule = client.get("/v1/qualification", headers=ADMIN).json()["rule"]
+    assert rule["qualified_stage"] == "Ready"
+    body = send(client, "I'd like a facial in KL tomorrow", contact="rq-1", locale="en")
+    assert body["contact"]["lifecycle_stage"] == "Ready"
