@@ -26,3 +26,9 @@ class Principal:
     key_id: str
     workspace_id: str
     roles: frozenset[str]
+    # The settings' bootstrap key: may create workspaces and manage any workspace's keys.
+    bootstrap: bool = False
+
+    def manages(self, workspace_id: str) -> bool:
+        """True when this caller may manage ``workspace_id``'s keys."""
+        return self.bootstrap or ("admin" in self.roles and self.workspace_id == workspace_id)

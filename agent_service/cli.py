@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 import typer
 
 from agent_service.core.config import get_settings
+from agent_service.kb_cli import app as kb_app
 
 app = typer.Typer(help="AI agent service for lead qualification.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")  # issue 3: knowledge import/export/reindex
 
 
 @app.command()

@@ -254,6 +254,25 @@ async def save_turn(
                     created_at=now,
                 )
             )
+        for d in ctx.pending_approvals:  # issue 3: stage moves waiting for a human
+            session.add(
+                models.PendingApproval(
+                    id=new_id("apr"),
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    kind=d.kind,
+                    from_stage=d.from_stage,
+                    to_stage=d.to_stage,
+                    reason=d.reason,
+                    evidence=d.evidence,
+                    confidence=d.confidence,
+                    prompt_version=record.prompt_version,
+                    model=record.model,
+                    turn_id=record.turn_id,
+                    status="pending",
+                    created_at=now,
+                )
+            )
         if ctx.handoff is not None:
             session.add(
                 models.Handoff(

@@ -28,7 +28,7 @@ SYSTEM_VARIABLES = frozenset(
         "knowledge",
     }
 )
-PHRASE_VARIABLES = frozenset({"name", "business_name", "team"})
+PHRASE_VARIABLES = frozenset({"name", "business_name", "team", "hours"})
 REQUIRED_PHRASES = frozenset(
     {
         "greeting",
@@ -42,6 +42,8 @@ REQUIRED_PHRASES = frozenset(
         "bought_elsewhere",
         "spam",
         "clarify",
+        "team_closed_collect_contact",
+        "team_closed_handoff",
     }
 )
 PROMPT_FILES = {"system": "system.md", "phrases": "phrases.yaml"}
@@ -100,6 +102,15 @@ def _parse_phrases(body: str) -> dict[str, dict[str, str]]:
     return data
 
 
+@lru_cache(maxsize=1)
+def _shipped_phrases() -> dict[str, dict[str, str]]:
+    path = Path(__file__).resolve().parents[1] / "prompts" / PROMPT_FILES["phrases"]
+    try:
+        return _parse_phrases(path.read_text("utf-8"))
+    except (OSError, PromptError):
+        return {}
+
+
 def default_bodies(prompts_dir: Path) -> dict[str, str]:
     """The default prompt bodies shipped in ``prompts/``."""
     return {name: (prompts_dir / file).read_text("utf-8") for name, file in PROMPT_FILES.items()}
@@ -118,7 +129,8 @@ class PromptSet(BaseModel):
         return "+".join(f"{name}@{v}" for name, v in sorted(self.versions.items()))
 
     def phrase(self, key: str, language: str, **values: Any) -> str:
-        texts = _parse_phrases(self.phrases_body).get(key, {})
+        # A workspace whose phrases predate a newer key falls back to the shipped wording.
+        texts = _parse_phrases(self.phrases_body).get(key) or _shipped_phrases().get(key, {})
         text = texts.get(language) or texts.get("en") or ""
         values.setdefault("name", "")
         return text.format_map(values)

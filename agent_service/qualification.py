@@ -116,6 +116,22 @@ def parse_date(text: str, today: date) -> date | None:
     return None
 
 
+def parse_amount(text: str) -> float | None:
+    """The first number in a text, reading 1,500 / 1.500.000 / 2k / 2 triệu as amounts."""
+    found = re.search(r"(\d[\d.,]*)\s*(k|m|tr|triệu|trieu|nghìn|ngàn|ribu|juta)?", fold(text))
+    if not found:
+        return None
+    digits = found[1]
+    # Grouping separators: "1,500" and "1.500.000"; a single '.' with 1-2 decimals stays a decimal.
+    if re.fullmatch(r"\d+[.,]\d{1,2}", digits):
+        value = float(digits.replace(",", "."))
+    else:
+        value = float(re.sub(r"[.,]", "", digits) or 0)
+    scale = {"k": 1e3, "nghin": 1e3, "ngan": 1e3, "ribu": 1e3, "m": 1e6, "tr": 1e6}
+    scale |= {"trieu": 1e6, "juta": 1e6}
+    return value * scale.get(found[2] or "", 1.0)
+
+
 def _contains_word(folded: str, word: str) -> bool:
     if any("\u0e00" <= c <= "\u0e7f" for c in word):
         return word in folded
@@ -127,6 +143,8 @@ class Qualification(BaseModel):
 
     fields: list[FieldConfig] = Field(default_factory=list)
     qualified_when: list[str] = Field(default_factory=list)
+    # Numeric floors, e.g. {"budget": 500}: known and at least this much.
+    at_least: dict[str, float] = Field(default_factory=dict)
     qualified_stage: str | None = None
     handoff_team: str | None = None
 
@@ -143,7 +161,15 @@ class Qualification(BaseModel):
         return None
 
     def is_qualified(self, known: dict[str, Any]) -> bool:
-        return bool(self.qualified_when) and all(name in known for name in self.qualified_when)
+        if not self.qualified_when and not self.at_least:
+            return False
+        if not all(name in known for name in self.qualified_when):
+            return False
+        for name, floor in self.at_least.items():
+            amount = parse_amount(str(known.get(name, "")))
+            if amount is None or amount < floor:
+                return False
+        return True
 
     def extract(self, text: str, pending: str | None, today: date) -> dict[str, str]:
         """Answers a message gives: any choice it names, and the pending question's answer."""

@@ -108,7 +108,12 @@ def build_service(
     deps = AgentDeps(
         settings=settings,
         sessions=sessions,
-        knowledge=KnowledgeBase(sessions, KnowledgeIndex(settings, embeddings)),
+        knowledge=KnowledgeBase(
+            sessions,
+            KnowledgeIndex(settings, embeddings),
+            # issue 3: hybrid ranking (dense + BM25) when it is on; see docs/retrieval.md.
+            keyword_weight=settings.hybrid_keyword_weight if settings.hybrid_retrieval else None,
+        ),
         embeddings=embeddings,
         intents=_intent_detector(embeddings),
         chat_model=model,

@@ -105,6 +105,7 @@ async def load_workspace_config(
                 for f in fields
             ],
             qualified_when=settings.get("qualified_when", []),
+            at_least=settings.get("qualified_at_least", {}),
             qualified_stage=settings.get("qualified_stage"),
             handoff_team=settings.get("handoff_team"),
         ),
@@ -115,6 +116,8 @@ async def load_workspace_config(
                 description=t.description,
                 timezone=t.timezone,
                 business_hours=t.business_hours,
+                fallback=t.fallback if t.fallback == "handoff_anyway" else "collect_contact",
+                online_agents=t.online_agents,
             )
             for t in teams
         ],

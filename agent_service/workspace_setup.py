@@ -202,3 +202,45 @@ async def ensure_key(
         return None
     _, plain = await create_api_key(session, workspace_id, [role], now, label=f"demo {role}")
     return plain
+
+
+async def list_keys(session: AsyncSession, workspace_id: str) -> list[models.ApiKey]:
+    return list(
+        (
+            await session.scalars(
+                select(models.ApiKey)
+                .filter_by(workspace_id=workspace_id)
+                .order_by(models.ApiKey.created_at, models.ApiKey.id)
+            )
+        ).all()
+    )
+
+
+async def revoke_key(
+    session: AsyncSession, workspace_id: str, key_id: str, now: datetime
+) -> models.ApiKey | None:
+    """Mark a key revoked (it stops working at once); None when it is not this workspace's.
+
+    Raises LastAdminKey rather than leave the workspace without an active admin key.
+    """
+    row = await session.scalar(
+        select(models.ApiKey).filter_by(workspace_id=workspace_id, id=key_id)
+    )
+    if row is not None and row.revoked_at is None:
+        if "admin" in row.roles:
+            admins = [
+                k
+                for k in await list_keys(session, workspace_id)
+                if "admin" in k.roles and k.revoked_at is None and k.id != row.id
+            ]
+            if not admins:
+                raise LastAdminKey(
+                    "this is the workspace's last active admin key; create another admin key "
+                    "before revoking it"
+                )
+        row.revoked_at = now
+    return row
+
+
+class LastAdminKey(ValueError):
+    pass

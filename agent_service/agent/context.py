@@ -47,6 +47,9 @@ class HandoffDecision:
     team: str
     reason: str
     summary: str
+    # issue 3: set when the team is closed or nobody is online ("collect_contact" or
+    # "handoff_anyway"), so the reply can say so truthfully.
+    fallback: str | None = None
 
 
 @dataclass
@@ -74,6 +77,8 @@ class ToolContext:
     search: Callable[[str], Awaitable[list[Hit]]]
     actions: list[Action] = field(default_factory=list)
     stage_decisions: list[StageDecision] = field(default_factory=list)
+    # issue 3: moves into stages that need a human's approval, stored as pending, not applied.
+    pending_approvals: list[StageDecision] = field(default_factory=list)
     handoff: HandoffDecision | None = None
     tool_log: list[ToolCallRecord] = field(default_factory=list)
     retrieved: list[Hit] = field(default_factory=list)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,11 +15,12 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent_service import conversations
 from agent_service.agent.chat_model import ModelUnavailable
-from agent_service.agent.context import ToolContext
+from agent_service.agent.context import ContactState, ToolContext
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
+from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 from agent_service.db import models
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
@@ -52,7 +54,6 @@ async def _answer(
     received: conversations.Received,
 ) -> MessageResponse:
     started = time.perf_counter()
-    now = deps.clock()
     async with deps.sessions() as session:
         contact_row = await session.get(models.Contact, received.contact_row_id)
         assert contact_row is not None
@@ -71,7 +72,75 @@ async def _answer(
         await conversations.save_silent(deps.sessions, received.message_row_id, silent)
         return silent
 
-    locale = (contact_row.locale or "")[:2].lower() or None
+    decision = await decide(deps, config, contact, contact_row.locale, past, inbound)
+    ctx, reply, usage = decision.ctx, decision.reply, decision.usage
+    brain, model_name, error, language = (
+        decision.brain,
+        decision.model_name,
+        decision.error,
+        ctx.language,
+    )
+
+    turn_id = new_id("turn")
+    response = MessageResponse(
+        message_id=inbound.message_id,
+        status="replied",
+        reply=Reply(text=reply, language=language),
+        actions=ctx.actions,
+        contact=conversations.contact_summary(contact),
+        turn_id=turn_id,
+        usage=TurnUsage(
+            brain=brain,
+            model=model_name,
+            prompt_version=config.prompts.version_label,
+            model_calls=usage.calls,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+        ),
+    )
+    record = conversations.TurnRecord(
+        turn_id=turn_id,
+        brain=brain,
+        model=model_name,
+        prompt_version=config.prompts.version_label,
+        model_calls=usage.calls,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        error=error,
+    )
+    await conversations.save_turn(
+        deps.sessions, config.id, received, ctx, record, response, inbound.channel
+    )
+    return response
+
+
+@dataclass
+class Decision:
+    """What the brain decided for one message, before anything is stored."""
+
+    ctx: ToolContext
+    reply: str
+    brain: str
+    model_name: str
+    usage: ModelUsage
+    error: str | None
+
+
+async def decide(
+    deps: AgentDeps,
+    config: WorkspaceConfig,
+    contact: ContactState,
+    contact_locale: str | None,
+    past: list[models.Message],
+    inbound: InboundMessage,
+) -> Decision:
+    """Retrieve, run the brain and the qualification rule on a working copy of the contact.
+
+    Nothing is written here: ``run_turn`` stores the outcome, the prompt preview discards it.
+    """
+    now = deps.clock()
+    locale = (contact_locale or "")[:2].lower() or None
     language = detect_language(inbound.text, contact.language or locale or config.default_language)
     customer_words = [m.text for m in past if m.direction == "in"] + [inbound.text]
     query = _retrieval_query(inbound.text, customer_words[:-1])
@@ -79,13 +148,13 @@ async def _answer(
     texts = [query] if query == inbound.text else [query, inbound.text]
     vectors = await asyncio.to_thread(deps.embeddings.embed_queries, texts)
     hits = await deps.knowledge.search(
-        config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date()
+        config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date(), query=query
     )
 
     async def search(text: str) -> list[Hit]:
         found = (await asyncio.to_thread(deps.embeddings.embed_queries, [text]))[0]
         return await deps.knowledge.search(
-            config.id, found.tolist(), deps.settings.retrieval_k, now.date()
+            config.id, found.tolist(), deps.settings.retrieval_k, now.date(), query=text
         )
 
     ctx = ToolContext(
@@ -127,39 +196,10 @@ async def _answer(
     extra = await apply_qualification_rule(ctx, inbound.text)
     if extra:
         reply = f"{reply} {extra}".strip()
+    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
+    reply = unavailable_team_reply(ctx) or reply
 
-    turn_id = new_id("turn")
-    response = MessageResponse(
-        message_id=inbound.message_id,
-        status="replied",
-        reply=Reply(text=reply, language=language),
-        actions=ctx.actions,
-        contact=conversations.contact_summary(contact),
-        turn_id=turn_id,
-        usage=TurnUsage(
-            brain=brain,
-            model=model_name,
-            prompt_version=config.prompts.version_label,
-            model_calls=usage.calls,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-        ),
-    )
-    record = conversations.TurnRecord(
-        turn_id=turn_id,
-        brain=brain,
-        model=model_name,
-        prompt_version=config.prompts.version_label,
-        model_calls=usage.calls,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        error=error,
-    )
-    await conversations.save_turn(
-        deps.sessions, config.id, received, ctx, record, response, inbound.channel
-    )
-    return response
+    return Decision(ctx, reply, brain, model_name, usage, error)
 
 
 def _retrieval_query(text: str, earlier_customer_words: list[str]) -> str:

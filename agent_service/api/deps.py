@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -76,3 +77,25 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
 ChannelKey = Annotated[Principal, Depends(require("channel"))]
 ChannelOrAdminKey = Annotated[Principal, Depends(require("channel", "admin"))]
+
+# issue 3: admin endpoints.
+AdminKey = Annotated[Principal, Depends(require("admin"))]
+AdminOrQaKey = Annotated[Principal, Depends(require("admin", "qa"))]
+
+
+async def get_bootstrap_or_admin(
+    deps: AgentDepsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The bootstrap admin key from settings (any workspace), or a workspace's admin key."""
+    bootstrap = deps.settings.bootstrap_admin_key
+    given = credentials.credentials if credentials is not None else ""
+    if bootstrap and given and hmac.compare_digest(given.encode(), bootstrap.encode()):
+        return Principal(
+            key_id="bootstrap", workspace_id="", roles=frozenset({"admin"}), bootstrap=True
+        )
+    principal = await get_principal(deps, credentials)
+    return await require("admin")(principal)
+
+
+BootstrapOrAdminKey = Annotated[Principal, Depends(get_bootstrap_or_admin)]

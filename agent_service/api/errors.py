@@ -24,16 +24,25 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 class BodySizeLimit:
     """Refuse bodies over ``max_bytes`` with 413 before they are read into memory."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
+        self.app, self.default_max = app, max_bytes
+        # issue 3: larger bodies for some path prefixes (knowledge imports).
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        max_bytes = next(
+            (n for prefix, n in self.path_limits.items() if path.startswith(prefix)),
+            self.default_max,
+        )
         declared = dict(scope.get("headers") or {}).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._too_large(send, max_bytes)
             return
         seen = 0
 
@@ -41,19 +50,17 @@ class BodySizeLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > max_bytes:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._too_large(send)
+            await self._too_large(send, max_bytes)
 
-    async def _too_large(self, send: Send) -> None:
-        body = ErrorBody(
-            detail=f"request body is larger than {self.max_bytes} bytes"
-        ).model_dump_json()
+    async def _too_large(self, send: Send, max_bytes: int) -> None:
+        body = ErrorBody(detail=f"request body is larger than {max_bytes} bytes").model_dump_json()
         await send(
             {
                 "type": "http.response.start",

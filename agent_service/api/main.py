@@ -8,8 +8,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent_service.api.errors import BodySizeLimit
-from agent_service.api.routes import contacts, health, messages
+from agent_service.api.responses import index_unavailable
+from agent_service.api.routes import (
+    approvals,
+    audit,
+    contacts,
+    health,
+    intents,
+    keys,
+    knowledge,
+    knowledge_files,
+    messages,
+    prompts,
+    qualification,
+    stages,
+    teams,
+    workspaces,
+)
 from agent_service.core.config import Settings, get_settings
+from agent_service.knowledge_base.store import IndexUnavailable
 from agent_service.service import Service, build_service
 
 DESCRIPTION = """
@@ -38,7 +55,29 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for router in (health.router, messages.router, contacts.router):
+    # issue 3: a failed indexing stored nothing; say so instead of a bare 500.
+    app.add_exception_handler(IndexUnavailable, index_unavailable)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_request_bytes,
+        path_limits={"/v1/knowledge/import": settings.max_import_bytes},  # issue 3
+    )
+    for router in (
+        health.router,
+        messages.router,
+        contacts.router,
+        # issue 3: admin
+        workspaces.router,
+        keys.router,
+        knowledge.router,
+        knowledge_files.router,
+        prompts.router,
+        stages.router,
+        approvals.router,
+        qualification.router,
+        teams.router,
+        intents.router,
+        audit.router,
+    ):
         app.include_router(router)
     return app

@@ -73,6 +73,21 @@ class Settings(BaseSettings):
         default=0.015, description="How far the best intent must lead the runner-up."
     )
 
+    # issue 3: knowledge import and retrieval.
+    knowledge_passage_chars: int = Field(
+        default=1200, ge=200, description="Largest passage when a document is split."
+    )
+    max_import_rows: int = Field(default=2000, ge=1, description="Rows per HTTP import request.")
+    max_import_bytes: int = Field(
+        default=5_000_000, ge=1024, description="Largest body of an HTTP knowledge import."
+    )
+    hybrid_retrieval: bool = Field(
+        default=True, description="Rank by dense similarity blended with a BM25 keyword score."
+    )
+    hybrid_keyword_weight: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="BM25 share of the ranking (docs/retrieval.md)."
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "development":

@@ -98,6 +98,11 @@ class Team(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     business_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # issue 3: what a handoff does when the team is closed or nobody is online.
+    fallback: Mapped[str] = mapped_column(String(20), default="collect_contact")
+    # The messaging layer's latest online signal; null until it sends one.
+    online_agents: Mapped[int | None] = mapped_column(Integer)
+    availability_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IntentExample(Base):
@@ -240,4 +245,42 @@ class ContactEvent(Base):
     type: Mapped[str] = mapped_column(String(50))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     response: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- issue 3 ---
+class AuditEntry(Base):
+    """A configuration change: who (key id), what, when, and the value before and after."""
+
+    __tablename__ = "audit_entries"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(50))  # e.g. "knowledge.update"
+    target_type: Mapped[str] = mapped_column(String(30))
+    target_id: Mapped[str | None] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PendingApproval(Base):
+    """An AI stage move or lost mark into a stage that needs a human's approval."""
+
+    __tablename__ = "pending_approvals"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "stage" | "lost"
+    from_stage: Mapped[str | None] = mapped_column(String(100))
+    to_stage: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float | None] = mapped_column(Float)
+    prompt_version: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    turn_id: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -40,6 +40,9 @@ class Hit:
     question: str
     answer: str
     language: str
+    # Hybrid retrieval: the BM25 score scaled to [0, 1] among the candidates; it changes the
+    # order only, so ``score`` keeps the meaning the answer thresholds are calibrated on.
+    keyword_score: float | None = None
 
 
 class KnowledgeIndex:

@@ -1,18 +1,31 @@
-"""Knowledge entries: stored in the database, mirrored in the vector index, never out of step."""
+"""Knowledge entries: stored in the database, mirrored in the vector index, never out of step.
+
+Every change runs the index step inside the database transaction and undoes it if the commit
+fails, so a failed indexing leaves no stored half entry and a failed commit no indexed ghost.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.db.models import KnowledgeEntry
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit, IndexedEntry, KnowledgeIndex
+from agent_service.knowledge_base.keyword import KeywordIndex
+
+# Runs inside the change's transaction (the audit record), before the commit.
+BeforeCommit = Callable[[AsyncSession, list[KnowledgeEntry]], Awaitable[None]]
+
+
+class IndexUnavailable(RuntimeError):
+    """The vector index refused a change; nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -26,77 +39,215 @@ class EntryData:
     valid_until: date | None = None
 
 
+@dataclass(frozen=True)
+class EntryFilter:
+    """Which entries a listing shows."""
+
+    language: str | None = None
+    tag: str | None = None
+    q: str | None = None
+
+
 def _indexed(entry: KnowledgeEntry) -> IndexedEntry:
     return IndexedEntry(entry.id, entry.question, entry.answer, entry.language, entry.valid_until)
+
+
+def entry_snapshot(entry: KnowledgeEntry) -> dict[str, object]:
+    """An entry's editable values, for the audit log."""
+    return {
+        "question": entry.question,
+        "answer": entry.answer,
+        "language": entry.language,
+        "tags": list(entry.tags or []),
+        "valid_until": entry.valid_until.isoformat() if entry.valid_until else None,
+    }
 
 
 class KnowledgeBase:
     """Create, change and search a workspace's knowledge; the database is the source of truth."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], index: KnowledgeIndex) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        index: KnowledgeIndex,
+        keyword_weight: float | None = None,
+    ) -> None:
         self._sessions = sessions
         self.index = index
+        # Blend a BM25 score into dense retrieval when set (see docs/retrieval.md).
+        self.keyword_weight = keyword_weight
+        self.keywords = KeywordIndex()
 
     async def add_many(
-        self, workspace_id: str, items: Sequence[EntryData], now: datetime
+        self,
+        workspace_id: str,
+        items: Sequence[EntryData],
+        now: datetime,
+        before_commit: BeforeCommit | None = None,
     ) -> list[KnowledgeEntry]:
-        """Store and index entries in one step: if indexing fails, nothing is stored."""
-        async with self._sessions() as session, session.begin():
-            rows = [
-                KnowledgeEntry(
-                    id=new_id("kb"),
-                    workspace_id=workspace_id,
-                    question=item.question,
-                    answer=item.answer,
-                    language=item.language,
-                    tags=list(item.tags),
-                    valid_until=item.valid_until,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for item in items
-            ]
+        """Store and index entries in one step: all of them land, or none (in both stores)."""
+        rows = [
+            KnowledgeEntry(
+                id=new_id("kb"),
+                workspace_id=workspace_id,
+                question=item.question,
+                answer=item.answer,
+                language=item.language,
+                tags=list(item.tags),
+                valid_until=item.valid_until,
+                created_at=now,
+                updated_at=now,
+            )
+            for item in items
+        ]
+        ids = [r.id for r in rows]
+
+        async def undo() -> None:
+            await asyncio.to_thread(self.index.delete, workspace_id, ids)
+
+        async with self._sessions() as session:
             session.add_all(rows)
             await session.flush()
-            await asyncio.to_thread(self.index.upsert, workspace_id, [_indexed(r) for r in rows])
+            await self._index_then_commit(
+                session, workspace_id, [_indexed(r) for r in rows], undo, rows, before_commit
+            )
         return rows
 
     async def update(
-        self, workspace_id: str, entry_id: str, item: EntryData, now: datetime
-    ) -> KnowledgeEntry | None:
-        async with self._sessions() as session, session.begin():
+        self,
+        workspace_id: str,
+        entry_id: str,
+        item: EntryData,
+        now: datetime,
+        before_commit: BeforeCommit | None = None,
+    ) -> tuple[KnowledgeEntry, dict[str, object]] | None:
+        """Replace an entry's values; returns the entry and its values before the change."""
+        async with self._sessions() as session:
             row = await self._get(session, workspace_id, entry_id)
             if row is None:
                 return None
+            previous, old_index = entry_snapshot(row), _indexed(row)
             row.question, row.answer, row.language = item.question, item.answer, item.language
             row.tags, row.valid_until, row.updated_at = list(item.tags), item.valid_until, now
             await session.flush()
-            await asyncio.to_thread(self.index.upsert, workspace_id, [_indexed(row)])
-        return row
 
-    async def delete(self, workspace_id: str, entry_id: str) -> bool:
-        async with self._sessions() as session, session.begin():
+            async def undo() -> None:
+                await asyncio.to_thread(self.index.upsert, workspace_id, [old_index])
+
+            await self._index_then_commit(
+                session, workspace_id, [_indexed(row)], undo, [row], before_commit
+            )
+        return row, previous
+
+    async def delete(
+        self, workspace_id: str, entry_id: str, before_commit: BeforeCommit | None = None
+    ) -> KnowledgeEntry | None:
+        """Remove an entry from both stores; returns it, or None when it is not there."""
+        async with self._sessions() as session:
             row = await self._get(session, workspace_id, entry_id)
             if row is None:
-                return False
+                return None
+            old_index = _indexed(row)
             await session.execute(delete(KnowledgeEntry).where(KnowledgeEntry.id == row.id))
-            await asyncio.to_thread(self.index.delete, workspace_id, [entry_id])
-        return True
+            if before_commit is not None:
+                await before_commit(session, [row])
+            try:
+                await asyncio.to_thread(self.index.delete, workspace_id, [entry_id])
+            except Exception as exc:
+                raise IndexUnavailable(f"the vector index failed: {exc}") from exc
+            try:
+                await session.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.index.upsert, workspace_id, [old_index])
+                raise
+            finally:
+                self.keywords.forget(workspace_id)
+        return row
+
+    async def _index_then_commit(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        entries: list[IndexedEntry],
+        undo: Callable[[], Awaitable[None]],
+        rows: list[KnowledgeEntry],
+        before_commit: BeforeCommit | None,
+    ) -> None:
+        try:
+            if before_commit is not None:
+                await before_commit(session, rows)
+            try:
+                await asyncio.to_thread(self.index.upsert, workspace_id, entries)
+            except Exception as exc:
+                raise IndexUnavailable(f"the vector index failed: {exc}") from exc
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            # The upsert may have written part of a batch before failing: undo it either way.
+            with contextlib.suppress(Exception):
+                await undo()
+            raise
+        finally:
+            self.keywords.forget(workspace_id)
 
     async def get(self, workspace_id: str, entry_id: str) -> KnowledgeEntry | None:
         async with self._sessions() as session:
             return await self._get(session, workspace_id, entry_id)
 
-    async def reindex(self, workspace_id: str) -> int:
-        """Rebuild the workspace's vector index from the stored entries."""
+    async def list_entries(
+        self, workspace_id: str, filters: EntryFilter, offset: int, limit: int
+    ) -> tuple[list[KnowledgeEntry], int]:
+        """A page of entries (newest first) and how many match in total."""
+        where = [KnowledgeEntry.workspace_id == workspace_id]
+        if filters.language:
+            where.append(KnowledgeEntry.language == filters.language)
+        if filters.tag:
+            # JSON lists are stored as text on SQLite and PostgreSQL alike.
+            escaped = filters.tag.replace('"', '\\"')
+            where.append(cast(KnowledgeEntry.tags, String).contains(f'"{escaped}"'))
+        if filters.q:
+            pattern = f"%{filters.q.lower()}%"
+            where.append(
+                or_(
+                    func.lower(KnowledgeEntry.question).like(pattern),
+                    func.lower(KnowledgeEntry.answer).like(pattern),
+                )
+            )
         async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).where(*where)) or 0
             rows = (
                 await session.scalars(
-                    select(KnowledgeEntry).where(KnowledgeEntry.workspace_id == workspace_id)
+                    select(KnowledgeEntry)
+                    .where(*where)
+                    .order_by(KnowledgeEntry.created_at.desc(), KnowledgeEntry.id)
+                    .offset(offset)
+                    .limit(limit)
                 )
             ).all()
+        return list(rows), int(total)
+
+    async def all_entries(self, workspace_id: str) -> list[KnowledgeEntry]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(KnowledgeEntry)
+                .where(KnowledgeEntry.workspace_id == workspace_id)
+                .order_by(KnowledgeEntry.created_at, KnowledgeEntry.id)
+            )
+            return list(rows.all())
+
+    async def reindex(
+        self, workspace_id: str, batch: int = 256, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Rebuild the workspace's vector index from the stored entries."""
+        rows = await self.all_entries(workspace_id)
         await asyncio.to_thread(self.index.clear, workspace_id)
-        await asyncio.to_thread(self.index.upsert, workspace_id, [_indexed(r) for r in rows])
+        self.keywords.forget(workspace_id)
+        for start in range(0, len(rows), batch):
+            chunk = [_indexed(r) for r in rows[start : start + batch]]
+            await asyncio.to_thread(self.index.upsert, workspace_id, chunk)
+            if progress is not None:
+                progress(len(chunk))
         return len(rows)
 
     async def index_size(self, workspace_id: str) -> int:
@@ -104,9 +255,43 @@ class KnowledgeBase:
         return await asyncio.to_thread(self.index.count, workspace_id)
 
     async def search(
-        self, workspace_id: str, vector: list[float], k: int, today: date
+        self, workspace_id: str, vector: list[float], k: int, today: date, query: str | None = None
     ) -> list[Hit]:
-        return await asyncio.to_thread(self.index.search, workspace_id, vector, k, today)
+        """What the agent retrieves: dense hits, re-ranked with keywords when hybrid is on."""
+        if self.keyword_weight is None or query is None:
+            return await asyncio.to_thread(self.index.search, workspace_id, vector, k, today)
+        pool = max(k * 5, 20)
+        dense = await asyncio.to_thread(self.index.search, workspace_id, vector, pool, today)
+        if not dense:
+            return []
+        # Rebuilt when the stored entries changed, also through another process.
+        stamp = await self._stamp(workspace_id)
+        if not self.keywords.has(workspace_id, stamp):
+            entries = await self.all_entries(workspace_id)
+            # Tokenizing thousands of entries takes a while: keep it off the event loop.
+            await asyncio.to_thread(self.keywords.build, workspace_id, entries, stamp)
+        keyword = await asyncio.to_thread(
+            self.keywords.scores, workspace_id, query, [h.id for h in dense]
+        )
+        weight = self.keyword_weight
+        ranked = sorted(
+            (replace(h, keyword_score=round(keyword.get(h.id, 0.0), 4)) for h in dense),
+            key=lambda h: (1 - weight) * h.score + weight * (h.keyword_score or 0.0),
+            reverse=True,
+        )
+        return ranked[:k]
+
+    async def _stamp(self, workspace_id: str) -> str:
+        """Changes whenever an entry is added, changed or deleted."""
+        async with self._sessions() as session:
+            count, latest = (
+                await session.execute(
+                    select(func.count(), func.max(KnowledgeEntry.updated_at)).where(
+                        KnowledgeEntry.workspace_id == workspace_id
+                    )
+                )
+            ).one()
+        return f"{count}:{latest}"
 
     @staticmethod
     async def _get(

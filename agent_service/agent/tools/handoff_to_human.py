@@ -33,7 +33,35 @@ async def handoff_to_human(
         raise PolicyRefusal(f"unknown team '{team}'; teams are: {known}")
     if ctx.handoff is not None or ctx.contact.owner == "human":
         raise PolicyRefusal("the conversation is already handed to a human")
-    ctx.handoff = HandoffDecision(team=chosen.key, reason=reason, summary=summary)
+    # A closed or unstaffed team still gets the conversation (it is their queue), but the
+    # reply must not pretend someone answers now: see unavailable_team_reply.
+    why = chosen.unavailable_because(ctx.now)
+    fallback = chosen.fallback if why else None
+    if why:
+        action = "call-back requested" if fallback == "collect_contact" else "handed off anyway"
+        reason = f"{reason} [team unavailable: {why}; {action}]"
+    ctx.handoff = HandoffDecision(
+        team=chosen.key, reason=reason, summary=summary, fallback=fallback
+    )
     ctx.actions.append(HandoffAction(team=chosen.key, reason=reason, summary=summary))
     ctx.contact.owner, ctx.contact.assigned_to = "human", chosen.key
+    if why:
+        return f"handed off to {chosen.name}, who are unavailable now ({why})"
     return f"handed off to {chosen.name}"
+
+
+def unavailable_team_reply(ctx: ToolContext) -> str | None:
+    """The truthful reply when this turn handed off to a team that cannot answer now."""
+    if ctx.handoff is None or ctx.handoff.fallback is None:
+        return None
+    team = ctx.config.team(ctx.handoff.team)
+    if team is None:
+        return None
+    key = (
+        "team_closed_collect_contact"
+        if ctx.handoff.fallback == "collect_contact"
+        else "team_closed_handoff"
+    )
+    return ctx.config.prompts.phrase(
+        key, ctx.language, business_name=ctx.config.name, team=team.name, hours=team.hours_text()
+    )

@@ -31,11 +31,16 @@ async def mark_lead_lost(
     target = ctx.config.lifecycle.check_ai_lost_mark(
         contact.lost, contact.lifecycle_stage, lost_stage
     )
+    decision = StageDecision("lost", contact.lifecycle_stage, target.name, reason, evidence, None)
     if target.requires_approval:
-        raise PolicyRefusal(f"marking a lead '{target.name}' needs a human's approval")
-    ctx.stage_decisions.append(
-        StageDecision("lost", contact.lifecycle_stage, target.name, reason, evidence, None)
-    )
+        # Stored for a human to approve; the contact is not marked lost until then.
+        if not any(p.to_stage == target.name for p in ctx.pending_approvals):
+            ctx.pending_approvals.append(decision)
+        return (
+            f"pending approval: marking the lead '{target.name}' needs a human's approval; "
+            "the request is stored and the contact is unchanged until then"
+        )
+    ctx.stage_decisions.append(decision)
     ctx.actions.append(LeadLost(stage=target.name, reason=reason, evidence=evidence))
     contact.lifecycle_stage, contact.lost, contact.lost_reason = target.name, True, reason
     return f"marked lost: {target.name}"

@@ -34,11 +34,17 @@ async def update_lifecycle_stage(
         raise PolicyRefusal("evidence must quote the customer's own words from this conversation")
     contact = ctx.contact
     target = ctx.config.lifecycle.check_ai_move(contact.lifecycle_stage, contact.lost, stage)
-    if target.requires_approval:
-        raise PolicyRefusal(f"moving to '{target.name}' needs a human's approval")
     decision = StageDecision(
         "stage", contact.lifecycle_stage, target.name, reason, evidence, confidence
     )
+    if target.requires_approval:
+        # Stored for a human to approve; the contact stays where it is until then.
+        if not any(p.to_stage == target.name for p in ctx.pending_approvals):
+            ctx.pending_approvals.append(decision)
+        return (
+            f"pending approval: moving to '{target.name}' needs a human's approval; "
+            f"the request is stored and the contact stays in '{contact.lifecycle_stage}'"
+        )
     ctx.stage_decisions.append(decision)
     ctx.actions.append(
         LifecycleStageChanged(

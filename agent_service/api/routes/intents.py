@@ -1,0 +1,75 @@
+"""Intent examples for the offline planner, per workspace."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent_service import audit, intent_examples
+from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
+from agent_service.api.responses import documented, invalid
+
+router = APIRouter(prefix="/v1/intents", tags=["intents"])
+
+
+class IntentExamples(BaseModel):
+    """Example customer messages per intent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"intents": {"wants_human": ["can I talk to a person?", "gặp nhân viên"]}}]
+        }
+    )
+
+    intents: dict[str, list[str]]
+
+
+class IntentExamplesUpdate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"examples": ["real person please", "cho gặp người thật"]}]}
+    )
+
+    examples: list[Annotated[str, Field(max_length=500)]] = Field(max_length=500)
+
+
+@router.get("", response_model=IntentExamples, responses=documented())
+async def get_intents(principal: AdminKey, session: SessionDep) -> IntentExamples:
+    """Every intent's examples."""
+    return IntentExamples(intents=await intent_examples.examples(session, principal.workspace_id))
+
+
+@router.put(
+    "/{intent}",
+    response_model=IntentExamples,
+    responses=documented(invalid="Unknown intent, or no example left."),
+)
+async def put_intent(
+    intent: str,
+    body: Annotated[IntentExamplesUpdate, Body()],
+    principal: AdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
+) -> IntentExamples:
+    """Replace one intent's examples; the offline planner uses them from the next message on."""
+    before = (await intent_examples.examples(session, principal.workspace_id)).get(intent, [])
+    try:
+        after = await intent_examples.replace(
+            session, principal.workspace_id, intent, body.examples
+        )
+    except intent_examples.IntentError as exc:
+        raise invalid(str(exc)) from exc
+    audit.record(
+        session,
+        workspace_id=principal.workspace_id,
+        key_id=principal.key_id,
+        action="intent.update",
+        target_type="intent",
+        target_id=intent,
+        before={"examples": before},
+        after={"examples": after},
+        now=deps.clock(),
+    )
+    await session.commit()
+    return IntentExamples(intents=await intent_examples.examples(session, principal.workspace_id))

@@ -1,0 +1,112 @@
+"""A workspace's API keys: create (shown once), list, revoke."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from agent_service import audit
+from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
+from agent_service.api.responses import conflict, documented, not_found
+from agent_service.auth import Principal
+from agent_service.db import models
+from agent_service.schemas.workspaces import KeyCreate, KeyCreated, KeyPublic
+from agent_service.workspace_setup import LastAdminKey, create_api_key, list_keys, revoke_key
+
+router = APIRouter(prefix="/v1/workspaces/{workspace_id}/keys", tags=["keys"])
+NOT_FOUND = "No such workspace or key, or not the caller's."
+
+
+def _public(row: models.ApiKey) -> KeyPublic:
+    return KeyPublic(
+        id=row.id,
+        roles=row.roles,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+async def _check(session: SessionDep, caller: Principal, workspace_id: str) -> None:
+    if (
+        not caller.manages(workspace_id)
+        or await session.get(models.Workspace, workspace_id) is None
+    ):
+        raise not_found(f"workspace '{workspace_id}'")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=KeyCreated,
+    responses=documented(not_found=NOT_FOUND, invalid="Roles must be channel, admin or qa."),
+)
+async def create(
+    workspace_id: str,
+    body: KeyCreate,
+    caller: BootstrapOrAdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
+) -> KeyCreated:
+    """Create a key with the given roles; the plain key is in this response only."""
+    await _check(session, caller, workspace_id)
+    now = deps.clock()
+    roles: list[str] = sorted(set(body.roles))
+    row, plain = await create_api_key(session, workspace_id, roles, now, label=body.label)
+    audit.record(
+        session,
+        workspace_id=workspace_id,
+        key_id=caller.key_id,
+        action="key.create",
+        target_type="key",
+        target_id=row.id,
+        before=None,
+        after={"roles": roles, "label": body.label},
+        now=now,
+    )
+    await session.commit()
+    return KeyCreated(id=row.id, key=plain, roles=roles, label=body.label)
+
+
+@router.get("", response_model=list[KeyPublic], responses=documented(not_found=NOT_FOUND))
+async def list_(
+    workspace_id: str, caller: BootstrapOrAdminKey, session: SessionDep
+) -> list[KeyPublic]:
+    """The workspace's keys, without their secrets."""
+    await _check(session, caller, workspace_id)
+    return [_public(row) for row in await list_keys(session, workspace_id)]
+
+
+@router.delete(
+    "/{key_id}",
+    response_model=KeyPublic,
+    responses=documented(not_found=NOT_FOUND, conflict="It is the last active admin key."),
+)
+async def revoke(
+    workspace_id: str,
+    key_id: str,
+    caller: BootstrapOrAdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
+) -> KeyPublic:
+    """Revoke a key: every later request with it gets 401."""
+    await _check(session, caller, workspace_id)
+    now = deps.clock()
+    try:
+        row = await revoke_key(session, workspace_id, key_id, now)
+    except LastAdminKey as exc:
+        raise conflict(str(exc)) from exc
+    if row is None:
+        raise not_found(f"key '{key_id}'")
+    audit.record(
+        session,
+        workspace_id=workspace_id,
+        key_id=caller.key_id,
+        action="key.revoke",
+        target_type="key",
+        target_id=row.id,
+        before={"revoked_at": None},
+        after={"revoked_at": row.revoked_at},
+        now=now,
+    )
+    await session.commit()
+    return _public(row)

@@ -1,0 +1,245 @@
+"""Versioned prompts: list, versions, create, diff, activate, roll back, preview."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+
+from agent_service import audit, prompt_versions
+from agent_service.agent.preview import ContactNotFound, preview_conversation
+from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
+from agent_service.api.responses import conflict, documented, invalid, not_found
+from agent_service.auth import Principal
+from agent_service.db import models
+from agent_service.prompts import PROMPT_FILES, PromptError, validate
+from agent_service.schemas.prompts import (
+    PreviewRequest,
+    PreviewResponse,
+    PreviewTurn,
+    PromptDiff,
+    PromptName,
+    PromptSummary,
+    PromptVersionCreate,
+    PromptVersionPublic,
+)
+
+router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
+VersionPath = Annotated[int, Path(ge=1, le=1_000_000, examples=[2])]
+NOT_FOUND = "No such prompt or version."
+INVALID = "The body is empty, malformed, or uses an unknown variable (named in `detail`)."
+
+
+def _public(row: models.PromptVersion) -> PromptVersionPublic:
+    return PromptVersionPublic(
+        name=row.name,
+        version=row.version,
+        active=row.active,
+        body=row.body,
+        created_at=row.created_at,
+    )
+
+
+@router.get("", response_model=list[PromptSummary], responses=documented())
+async def list_prompts(principal: AdminKey, session: SessionDep) -> list[PromptSummary]:
+    """Each prompt with its active and latest version."""
+    found: list[PromptSummary] = []
+    for name in PROMPT_FILES:
+        rows = await prompt_versions.versions(session, principal.workspace_id, name)
+        active = next((r.version for r in rows if r.active), None)
+        found.append(
+            PromptSummary(
+                name=name,
+                active_version=active,
+                latest_version=max((r.version for r in rows), default=0),
+                versions=len(rows),
+            )
+        )
+    return found
+
+
+@router.get(
+    "/{name}/versions",
+    response_model=list[PromptVersionPublic],
+    responses=documented(not_found=NOT_FOUND),
+)
+async def list_versions(
+    name: PromptName, principal: AdminKey, session: SessionDep
+) -> list[PromptVersionPublic]:
+    return [
+        _public(r) for r in await prompt_versions.versions(session, principal.workspace_id, name)
+    ]
+
+
+@router.get(
+    "/{name}/versions/{version}",
+    response_model=PromptVersionPublic,
+    responses=documented(not_found=NOT_FOUND),
+)
+async def get_version(
+    name: PromptName, version: VersionPath, principal: AdminKey, session: SessionDep
+) -> PromptVersionPublic:
+    try:
+        return _public(
+            await prompt_versions.get_version(session, principal.workspace_id, name, version)
+        )
+    except prompt_versions.PromptNotFound as exc:
+        raise not_found(str(exc)) from exc
+
+
+@router.post(
+    "/{name}/versions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PromptVersionPublic,
+    responses=documented(not_found=NOT_FOUND, invalid=INVALID),
+)
+async def create_version(
+    name: PromptName,
+    body: PromptVersionCreate,
+    principal: AdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
+) -> PromptVersionPublic:
+    """Store a new version (validated); activate it now if asked."""
+    now = deps.clock()
+    try:
+        row = await prompt_versions.create_version(
+            session, principal.workspace_id, name, body.body, now
+        )
+    except PromptError as exc:
+        raise invalid(str(exc)) from exc
+    _audit(session, principal, "prompt.create_version", name, None, {"version": row.version}, now)
+    if body.activate:
+        previous, row = await prompt_versions.activate(
+            session, principal.workspace_id, name, row.version
+        )
+        _audit(session, principal, "prompt.activate", name, previous, row.version, deps.clock())
+    await session.commit()
+    return _public(row)
+
+
+@router.get("/{name}/diff", response_model=PromptDiff, responses=documented(not_found=NOT_FOUND))
+async def diff(
+    name: PromptName,
+    principal: AdminKey,
+    session: SessionDep,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=1_000_000, examples=[1])],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000, examples=[2])],
+) -> PromptDiff:
+    """What changed between two versions, as a unified diff."""
+    try:
+        old = await prompt_versions.get_version(session, principal.workspace_id, name, from_version)
+        new = await prompt_versions.get_version(session, principal.workspace_id, name, to_version)
+    except prompt_versions.PromptNotFound as exc:
+        raise not_found(str(exc)) from exc
+    return PromptDiff(
+        name=name,
+        from_version=from_version,
+        to_version=to_version,
+        diff=prompt_versions.diff(name, old, new),
+    )
+
+
+@router.post(
+    "/{name}/versions/{version}/activate",
+    response_model=PromptVersionPublic,
+    responses=documented(not_found=NOT_FOUND),
+)
+async def activate(
+    name: PromptName,
+    version: VersionPath,
+    principal: AdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
+) -> PromptVersionPublic:
+    """Make this version the one turns use, from the next message on."""
+    now = deps.clock()
+    try:
+        previous, row = await prompt_versions.activate(
+            session, principal.workspace_id, name, version
+        )
+    except prompt_versions.PromptNotFound as exc:
+        raise not_found(str(exc)) from exc
+    _audit(session, principal, "prompt.activate", name, previous, row.version, now)
+    await session.commit()
+    return _public(row)
+
+
+@router.post(
+    "/{name}/rollback",
+    response_model=PromptVersionPublic,
+    responses=documented(not_found=NOT_FOUND, conflict="There is no earlier version to return to."),
+)
+async def rollback(
+    name: PromptName, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> PromptVersionPublic:
+    """Re-activate the version that was active before the current one."""
+    now = deps.clock()
+    try:
+        target = await prompt_versions.rollback_target(session, principal.workspace_id, name)
+    except PromptError as exc:
+        raise conflict(str(exc)) from exc
+    previous, row = await prompt_versions.activate(session, principal.workspace_id, name, target)
+    _audit(session, principal, "prompt.rollback", name, previous, row.version, now)
+    await session.commit()
+    return _public(row)
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewResponse,
+    responses=documented(not_found=NOT_FOUND, invalid=INVALID),
+)
+async def preview(
+    body: PreviewRequest, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> PreviewResponse:
+    """Run a short conversation against draft (or stored, inactive) prompts. Nothing is stored
+    and no contact changes; see the replies, tool calls, retrieved passages and refusals."""
+    overrides: dict[str, tuple[str, int]] = {}
+    try:
+        for name, version in body.versions.items():
+            row = await prompt_versions.get_version(session, principal.workspace_id, name, version)
+            overrides[name] = (row.body, row.version)
+        for name, draft in body.drafts.items():
+            validate(name, draft)
+            overrides[name] = (draft, 0)
+    except prompt_versions.PromptNotFound as exc:
+        raise not_found(str(exc)) from exc
+    except PromptError as exc:
+        raise invalid(str(exc)) from exc
+    try:
+        label, turns = await preview_conversation(
+            deps,
+            principal.workspace_id,
+            body.messages,
+            overrides,
+            contact_name=body.contact_name,
+            locale=body.locale,
+            contact_id=body.contact_id,
+        )
+    except ContactNotFound as exc:
+        raise not_found(f"contact '{exc}'") from exc
+    return PreviewResponse(prompt_version=label, turns=[PreviewTurn(**t) for t in turns])
+
+
+def _audit(
+    session: SessionDep,
+    principal: Principal,
+    action: str,
+    name: str,
+    before: int | None,
+    after: int | dict[str, int],
+    now: datetime,
+) -> None:
+    audit.record(
+        session,
+        workspace_id=principal.workspace_id,
+        key_id=principal.key_id,
+        action=action,
+        target_type="prompt",
+        target_id=name,
+        before=None if before is None else {"active_version": before},
+        after=after if isinstance(after, dict) else {"active_version": after},
+        now=now,
+    )

@@ -1,0 +1,153 @@
+"""Lifecycle stages: list, create, rename and flags, reorder, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from agent_service import audit, stages
+from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
+from agent_service.api.responses import conflict, documented, not_found
+from agent_service.db import models
+from agent_service.schemas.stages import (
+    StageCreate,
+    StageDeleted,
+    StageOrder,
+    StagePublic,
+    StageUpdate,
+)
+
+router = APIRouter(prefix="/v1/stages", tags=["stages"])
+NOT_FOUND = "No such stage in this workspace."
+CONFLICT = "Contacts or the qualification rule depend on the stage, or the name is taken."
+
+
+def _public(row: models.LifecycleStage, counts: dict[str, int]) -> StagePublic:
+    return StagePublic(**stages.snapshot(row), id=row.id, contacts=counts.get(row.name, 0))
+
+
+async def _listing(session: SessionDep, workspace_id: str) -> list[StagePublic]:
+    counts = await stages.contact_counts(session, workspace_id)
+    return [_public(s, counts) for s in await stages.all_stages(session, workspace_id)]
+
+
+@router.get("", response_model=list[StagePublic], responses=documented())
+async def list_stages(principal: AdminKey, session: SessionDep) -> list[StagePublic]:
+    """Stages in order, with how many contacts are in each."""
+    return await _listing(session, principal.workspace_id)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StagePublic,
+    responses=documented(conflict=CONFLICT),
+)
+async def create_stage(
+    body: StageCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> StagePublic:
+    try:
+        row = await stages.create_stage(
+            session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
+        )
+    except stages.StageConflict as exc:
+        raise conflict(str(exc)) from exc
+    _audit(session, principal, deps, "stage.create", row.id, None, stages.snapshot(row))
+    await session.commit()
+    return _public(row, {})
+
+
+@router.put("/order", response_model=list[StagePublic], responses=documented(conflict=CONFLICT))
+async def reorder(
+    body: StageOrder, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> list[StagePublic]:
+    """Set the funnel order: give every stage id once, in order."""
+    before = [s.id for s in await stages.all_stages(session, principal.workspace_id)]
+    try:
+        await stages.reorder(session, principal.workspace_id, body.ids)
+    except stages.StageConflict as exc:
+        raise conflict(str(exc)) from exc
+    _audit(session, principal, deps, "stage.reorder", None, {"ids": before}, {"ids": body.ids})
+    await session.commit()
+    return await _listing(session, principal.workspace_id)
+
+
+@router.patch(
+    "/{stage_id}",
+    response_model=StagePublic,
+    responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
+)
+async def update_stage(
+    stage_id: str, body: StageUpdate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> StagePublic:
+    """Rename (contacts in the stage are renamed with it) or change its flags."""
+    try:
+        row, before = await stages.update_stage(
+            session, principal.workspace_id, stage_id, body.model_dump(exclude_unset=True)
+        )
+    except stages.StageNotFound as exc:
+        raise not_found(str(exc)) from exc
+    except stages.StageConflict as exc:
+        raise conflict(str(exc)) from exc
+    _audit(session, principal, deps, "stage.update", row.id, before, stages.snapshot(row))
+    await session.commit()
+    return _public(row, await stages.contact_counts(session, principal.workspace_id))
+
+
+@router.delete(
+    "/{stage_id}",
+    response_model=StageDeleted,
+    responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
+)
+async def delete_stage(
+    stage_id: str,
+    principal: AdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
+    move_to: Annotated[
+        str | None, Query(description="Stage to move its contacts to.", examples=["Cold Lead"])
+    ] = None,
+) -> StageDeleted:
+    """Delete a stage; refused while contacts are in it unless ``move_to`` names a stage."""
+    try:
+        row, moved = await stages.delete_stage(
+            session, principal.workspace_id, stage_id, move_to, deps.clock(), principal.key_id
+        )
+    except stages.StageNotFound as exc:
+        raise not_found(str(exc)) from exc
+    except stages.StageConflict as exc:
+        raise conflict(str(exc)) from exc
+    _audit(
+        session,
+        principal,
+        deps,
+        "stage.delete",
+        stage_id,
+        stages.snapshot(row),
+        {"moved_contacts": moved, "move_to": move_to},
+    )
+    await session.commit()
+    return StageDeleted(deleted=row.name, moved_contacts=moved)
+
+
+def _audit(
+    session: SessionDep,
+    principal: AdminKey,
+    deps: AgentDepsDep,
+    action: str,
+    target_id: str | None,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+) -> None:
+    audit.record(
+        session,
+        workspace_id=principal.workspace_id,
+        key_id=principal.key_id,
+        action=action,
+        target_type="stage",
+        target_id=target_id,
+        before=before,
+        after=after,
+        now=deps.clock(),
+    )

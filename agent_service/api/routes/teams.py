@@ -1,0 +1,184 @@
+"""Handoff teams: hours, fallback, and the online signal from the messaging layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response, status
+
+from agent_service import audit, team_settings
+from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep, require
+from agent_service.api.responses import conflict, documented, not_found
+from agent_service.auth import Principal
+from agent_service.db import models
+from agent_service.schemas.teams import Availability, TeamCreate, TeamPublic, TeamUpdate
+from agent_service.teams import TeamConfig
+
+router = APIRouter(prefix="/v1/teams", tags=["teams"])
+NOT_FOUND = "No such team in this workspace."
+CONFLICT = "Bad time zone or hours, a taken key, or the team is used by the workspace settings."
+ChannelOrAdmin = Annotated[Principal, Depends(require("channel", "admin"))]
+
+
+def _public(row: models.Team, deps: AgentDepsDep, default_key: str | None) -> TeamPublic:
+    config = TeamConfig(
+        key=row.key,
+        name=row.name,
+        timezone=row.timezone,
+        business_hours=row.business_hours,
+        online_agents=row.online_agents,
+    )
+    now = deps.clock()
+    return TeamPublic(
+        id=row.id,
+        **team_settings.snapshot(row),
+        online_agents=row.online_agents,
+        availability_updated_at=row.availability_updated_at,
+        open_now=config.is_open(now),
+        available_now=config.unavailable_because(now) is None,
+        default=row.key == default_key,
+    )
+
+
+async def _team(session: SessionDep, principal: Principal, team_id: str) -> models.Team:
+    row = await team_settings.get_team(session, principal.workspace_id, team_id)
+    if row is None:
+        raise not_found(f"team '{team_id}'")
+    return row
+
+
+@router.get("", response_model=list[TeamPublic], responses=documented())
+async def list_teams(
+    principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> list[TeamPublic]:
+    default_key = await team_settings.default_team_key(session, principal.workspace_id)
+    rows = await team_settings.teams(session, principal.workspace_id)
+    return [_public(t, deps, default_key) for t in rows]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TeamPublic,
+    responses=documented(conflict=CONFLICT),
+)
+async def create_team(
+    body: TeamCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> TeamPublic:
+    try:
+        row = await team_settings.create_team(
+            session, principal.workspace_id, body.model_dump(exclude={"default"})
+        )
+    except team_settings.TeamConflict as exc:
+        raise conflict(str(exc)) from exc
+    _audit(session, principal, deps, "team.create", row.id, None, team_settings.snapshot(row))
+    if body.default:
+        await _make_default(session, principal, deps, row)
+    await session.commit()
+    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
+
+
+@router.get("/{team_id}", response_model=TeamPublic, responses=documented(not_found=NOT_FOUND))
+async def get_team(
+    team_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> TeamPublic:
+    default_key = await team_settings.default_team_key(session, principal.workspace_id)
+    return _public(await _team(session, principal, team_id), deps, default_key)
+
+
+@router.patch(
+    "/{team_id}",
+    response_model=TeamPublic,
+    responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
+)
+async def update_team(
+    team_id: str, body: TeamUpdate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> TeamPublic:
+    row = await _team(session, principal, team_id)
+    changes = body.model_dump(exclude_unset=True, exclude={"default"})
+    try:
+        before = await team_settings.update_team(session, row, changes)
+    except team_settings.TeamConflict as exc:
+        raise conflict(str(exc)) from exc
+    _audit(session, principal, deps, "team.update", row.id, before, team_settings.snapshot(row))
+    if body.default:
+        await _make_default(session, principal, deps, row)
+    await session.commit()
+    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
+
+
+@router.delete(
+    "/{team_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
+)
+async def delete_team(
+    team_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+) -> Response:
+    row = await _team(session, principal, team_id)
+    before = team_settings.snapshot(row)
+    try:
+        await team_settings.delete_team(session, row)
+    except team_settings.TeamConflict as exc:
+        raise conflict(str(exc)) from exc
+    _audit(session, principal, deps, "team.delete", team_id, before, None)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{team_id}/availability",
+    response_model=TeamPublic,
+    responses=documented(not_found=NOT_FOUND),
+)
+async def set_availability(
+    team_id: str,
+    body: Availability,
+    principal: ChannelOrAdmin,
+    deps: AgentDepsDep,
+    session: SessionDep,
+) -> TeamPublic:
+    """The messaging layer reports how many agents of the team are online (0 = nobody).
+
+    Handoffs while nobody is online follow the team's fallback."""
+    row = await _team(session, principal, team_id)
+    await team_settings.set_availability(row, body.online_agents, deps.clock())
+    await session.commit()
+    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
+
+
+async def _make_default(
+    session: SessionDep, principal: Principal, deps: AgentDepsDep, row: models.Team
+) -> None:
+    previous = await team_settings.make_default(session, row)
+    _audit(
+        session,
+        principal,
+        deps,
+        "team.default",
+        row.id,
+        {"default_handoff_team": previous},
+        {"default_handoff_team": row.key},
+    )
+
+
+def _audit(
+    session: SessionDep,
+    principal: Principal,
+    deps: AgentDepsDep,
+    action: str,
+    target_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    audit.record(
+        session,
+        workspace_id=principal.workspace_id,
+        key_id=principal.key_id,
+        action=action,
+        target_type="team",
+        target_id=target_id,
+        before=before,
+        after=after,
+        now=deps.clock(),
+    )

@@ -1,0 +1,117 @@
+"""Knowledge-base entries, listing, search preview, import and export."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENTRY_EXAMPLE: dict[str, Any] = {
+    "question": "Giá chăm sóc da mặt cơ bản là bao nhiêu?",
+    "answer": "Chăm sóc da mặt cơ bản giá 600,000 VND tại TP. Hồ Chí Minh.",
+    "language": "vi",
+    "tags": ["price", "facial"],
+    "valid_until": None,
+}
+
+
+class EntryCreate(BaseModel):
+    """A question/answer pair; expired entries (``valid_until`` in the past) are not retrieved."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ENTRY_EXAMPLE]})
+
+    question: str = Field(min_length=1, max_length=2000)
+    answer: str = Field(min_length=1, max_length=8000)
+    language: str = Field(min_length=2, max_length=10)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    valid_until: date | None = Field(default=None, description="Last day it may be retrieved.")
+
+
+class EntryUpdate(BaseModel):
+    """New values; omitted fields keep their current value."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"answer": "Giá mới: 650,000 VND.", "tags": ["price"]}]}
+    )
+
+    question: str | None = Field(default=None, min_length=1, max_length=2000)
+    answer: str | None = Field(default=None, min_length=1, max_length=8000)
+    language: str | None = Field(default=None, min_length=2, max_length=10)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    valid_until: date | None = None
+
+
+class EntryPublic(BaseModel):
+    id: str
+    question: str
+    answer: str
+    language: str
+    tags: list[str]
+    valid_until: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntryPage(BaseModel):
+    items: list[EntryPublic]
+    total: int
+    offset: int
+    limit: int
+
+
+class SearchRequest(BaseModel):
+    """A customer message, searched exactly as the agent searches it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"query": "facial giá bao nhiêu?", "k": 3}]}
+    )
+
+    query: str = Field(min_length=1, max_length=4000)
+    k: int = Field(default=3, ge=1, le=20)
+
+
+class SearchResult(BaseModel):
+    id: str
+    score: float = Field(description="Cosine similarity to the message (what thresholds use).")
+    keyword_score: float | None = Field(
+        default=None, description="BM25 keyword score in [0, 1] when hybrid ranking is on."
+    )
+    question: str
+    answer: str
+    language: str
+
+
+class SearchResponse(BaseModel):
+    """Best first."""
+
+    results: list[SearchResult]
+
+
+class ImportRequest(BaseModel):
+    """FAQ rows; each row is checked on its own, so one bad row does not stop the others."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"entries": [ENTRY_EXAMPLE, {"question": "missing answer", "language": "en"}]}
+            ]
+        }
+    )
+
+    entries: list[dict[str, Any]] = Field(min_length=1)
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="1-based row number (CSV: the header is row 1).")
+    error: str
+
+
+class ImportReportPublic(BaseModel):
+    created: int
+    ids: list[str]
+    errors: list[ImportRowError]
+
+
+class ReindexResult(BaseModel):
+    indexed: int
