@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_service.agent.context import ContactState, ToolContext
+from agent_service.agent.context import ContactState
 from agent_service.db import models
+from agent_service.delivery.outbox import ensure_callback
 from agent_service.ids import new_id
-from agent_service.schemas.messages import ContactSummary, InboundMessage, MessageResponse
+from agent_service.schemas.messages import ContactSummary, InboundMessage
 
 
 @dataclass(frozen=True)
@@ -26,29 +27,19 @@ class Received:
     duplicate: bool
 
 
-@dataclass
-class TurnRecord:
-    """Everything a turn decided, written in one transaction."""
-
-    turn_id: str
-    brain: str
-    model: str
-    prompt_version: str
-    model_calls: int
-    input_tokens: int
-    output_tokens: int
-    latency_ms: float
-    error: str | None
-
-
 async def receive(
     sessions: async_sessionmaker[AsyncSession],
     workspace_id: str,
     inbound: InboundMessage,
     entry_stage: str,
     now: datetime,
+    respond_async: bool = False,
 ) -> Received:
-    """Store the message (and the contact on first contact) before anything else happens."""
+    """Store the message (and the contact on first contact) before anything else happens.
+
+    The unique key (workspace, channel, message_id) decides which delivery is the original,
+    across processes and restarts. With ``respond_async`` a callback row is stored with it.
+    """
     for attempt in range(3):
         try:
             async with sessions() as session, session.begin():
@@ -60,6 +51,8 @@ async def receive(
                     )
                 )
                 if existing is not None:
+                    if respond_async:
+                        await ensure_callback(session, workspace_id, existing, now)
                     return Received(existing.id, existing.contact_id, duplicate=True)
                 contact = await _contact(session, workspace_id, inbound, entry_stage, now)
                 row = models.Message(
@@ -76,6 +69,9 @@ async def receive(
                     created_at=now,
                 )
                 session.add(row)
+                if respond_async:
+                    await session.flush()
+                    await ensure_callback(session, workspace_id, row, now)
             return Received(row.id, contact.id, duplicate=False)
         except IntegrityError:
             # A concurrent delivery stored the same message or contact first: look again.
@@ -135,6 +131,50 @@ async def _contact(
     contact.email = given.email or contact.email
     contact.locale = given.locale or contact.locale
     return contact
+
+
+async def unanswered(session: AsyncSession, contact_row_id: str) -> list[models.Message]:
+    """The contact's stored, not yet answered messages, in the order the customer sent them."""
+    rows = await session.scalars(
+        select(models.Message)
+        .where(
+            models.Message.contact_id == contact_row_id,
+            models.Message.direction == "in",
+            models.Message.status == "received",
+        )
+        .order_by(models.Message.sent_at, models.Message.created_at, models.Message.id)
+    )
+    return list(rows.all())
+
+
+async def count_unanswered(sessions: async_sessionmaker[AsyncSession], contact_row_id: str) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(models.Message)
+            .where(
+                models.Message.contact_id == contact_row_id,
+                models.Message.direction == "in",
+                models.Message.status == "received",
+            )
+        )
+    return int(count or 0)
+
+
+async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> datetime | None:
+    """When the newest message already answered was sent: older arrivals are late."""
+    value = await session.scalar(
+        select(func.max(models.Message.sent_at)).where(
+            models.Message.contact_id == contact_row_id,
+            models.Message.direction == "in",
+            models.Message.status == "processed",
+        )
+    )
+    if isinstance(value, str):  # SQLite aggregates come back as text
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 async def stored_response(
@@ -198,113 +238,3 @@ async def history(
         )
     ).all()
     return list(reversed(rows))
-
-
-async def save_silent(
-    sessions: async_sessionmaker[AsyncSession], message_row_id: str, response: MessageResponse
-) -> None:
-    async with sessions() as session, session.begin():
-        message = await session.get(models.Message, message_row_id)
-        assert message is not None
-        message.status = "processed"
-        message.response = response.model_dump(mode="json", by_alias=True)
-
-
-async def save_turn(
-    sessions: async_sessionmaker[AsyncSession],
-    workspace_id: str,
-    received: Received,
-    ctx: ToolContext,
-    record: TurnRecord,
-    response: MessageResponse,
-    channel: str,
-) -> None:
-    """Apply the turn: reply, contact, stage history, handoff, turn log and the response."""
-    now = ctx.now
-    async with sessions() as session, session.begin():
-        message = await session.get(models.Message, received.message_row_id)
-        contact = await session.get(models.Contact, received.contact_row_id)
-        assert message is not None and contact is not None
-        state = ctx.contact
-        contact.lifecycle_stage, contact.lost, contact.lost_reason = (
-            state.lifecycle_stage,
-            state.lost,
-            state.lost_reason,
-        )
-        contact.owner, contact.assigned_to = state.owner, state.assigned_to
-        contact.fields, contact.pending_field = dict(state.fields), state.pending_field
-        contact.language, contact.updated_at = ctx.language, now
-        message.language = ctx.language
-        for d in ctx.stage_decisions:
-            session.add(
-                models.StageChange(
-                    id=new_id("sc"),
-                    workspace_id=workspace_id,
-                    contact_id=contact.id,
-                    kind=d.kind,
-                    from_stage=d.from_stage,
-                    to_stage=d.to_stage,
-                    actor="ai",
-                    reason=d.reason,
-                    evidence=d.evidence,
-                    confidence=d.confidence,
-                    prompt_version=record.prompt_version,
-                    model=record.model,
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
-            )
-        if ctx.handoff is not None:
-            session.add(
-                models.Handoff(
-                    id=new_id("ho"),
-                    workspace_id=workspace_id,
-                    contact_id=contact.id,
-                    team=ctx.handoff.team,
-                    reason=ctx.handoff.reason,
-                    summary=ctx.handoff.summary,
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
-            )
-        if response.reply is not None:
-            session.add(
-                models.Message(
-                    id=new_id("msg"),
-                    workspace_id=workspace_id,
-                    contact_id=contact.id,
-                    direction="out",
-                    channel=channel,
-                    channel_message_id=None,
-                    text=response.reply.text,
-                    language=response.reply.language,
-                    sent_at=now,
-                    source=None,
-                    status="processed",
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
-            )
-        session.add(
-            models.Turn(
-                id=record.turn_id,
-                workspace_id=workspace_id,
-                contact_id=contact.id,
-                inbound_message_id=message.id,
-                brain=record.brain,
-                model=record.model,
-                prompt_version=record.prompt_version,
-                model_calls=record.model_calls,
-                input_tokens=record.input_tokens,
-                output_tokens=record.output_tokens,
-                latency_ms=record.latency_ms,
-                retrieved=[
-                    {"id": h.id, "score": h.score, "question": h.question} for h in ctx.retrieved
-                ],
-                tool_calls=[t.as_dict() for t in ctx.tool_log],
-                error=record.error,
-                created_at=now,
-            )
-        )
-        message.status, message.turn_id = "processed", record.turn_id
-        message.response = response.model_dump(mode="json", by_alias=True)

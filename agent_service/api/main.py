@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent_service.api.errors import BodySizeLimit
-from agent_service.api.routes import contacts, health, messages
+from agent_service.api.routes import contacts, delivery, health, messages
 from agent_service.core.config import Settings, get_settings
+from agent_service.delivery.background import DeliveryWorkers
 from agent_service.service import Service, build_service
 
 DESCRIPTION = """
@@ -29,7 +30,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         await svc.start()
         app.state.service = svc
         app.state.agent_deps = svc.deps
+        workers = DeliveryWorkers(svc.deps)  # issue 5: start-up recovery, callback dispatcher
+        await workers.start()
         yield
+        await workers.stop()
         await svc.stop()
 
     app = FastAPI(
@@ -39,6 +43,6 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for router in (health.router, messages.router, contacts.router):
+    for router in (health.router, messages.router, contacts.router, delivery.router):
         app.include_router(router)
     return app
