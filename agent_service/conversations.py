@@ -16,6 +16,7 @@ from agent_service.db import models
 from agent_service.delivery.outbox import ensure_callback
 from agent_service.ids import new_id
 from agent_service.schemas.messages import ContactSummary, InboundMessage
+from agent_service.workspace import WorkspaceNotFound
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,6 @@ async def receive(
     sessions: async_sessionmaker[AsyncSession],
     workspace_id: str,
     inbound: InboundMessage,
-    entry_stage: str,
     now: datetime,
     respond_async: bool = False,
 ) -> Received:
@@ -54,7 +54,7 @@ async def receive(
                     if respond_async:
                         await ensure_callback(session, workspace_id, existing, now)
                     return Received(existing.id, existing.contact_id, duplicate=True)
-                contact = await _contact(session, workspace_id, inbound, entry_stage, now)
+                contact = await _contact(session, workspace_id, inbound, now)
                 row = models.Message(
                     id=new_id("msg"),
                     workspace_id=workspace_id,
@@ -81,17 +81,14 @@ async def receive(
 
 
 async def _contact(
-    session: AsyncSession,
-    workspace_id: str,
-    inbound: InboundMessage,
-    entry_stage: str,
-    now: datetime,
+    session: AsyncSession, workspace_id: str, inbound: InboundMessage, now: datetime
 ) -> models.Contact:
     contact = await session.scalar(
         select(models.Contact).filter_by(workspace_id=workspace_id, external_id=inbound.contact.id)
     )
     given = inbound.contact
     if contact is None:
+        entry_stage = await _entry_stage(session, workspace_id)
         contact = models.Contact(
             id=new_id("ct"),
             workspace_id=workspace_id,
@@ -133,6 +130,22 @@ async def _contact(
     return contact
 
 
+async def _entry_stage(session: AsyncSession, workspace_id: str) -> str:
+    """The first active stage: read alone, so storing a message stays a few small queries."""
+    name = await session.scalar(
+        select(models.LifecycleStage.name)
+        .where(
+            models.LifecycleStage.workspace_id == workspace_id,
+            models.LifecycleStage.lost.is_(False),
+        )
+        .order_by(models.LifecycleStage.position)
+        .limit(1)
+    )
+    if name is None:
+        raise WorkspaceNotFound(workspace_id)
+    return name
+
+
 async def unanswered(session: AsyncSession, contact_row_id: str) -> list[models.Message]:
     """The contact's stored, not yet answered messages, in the order the customer sent them."""
     rows = await session.scalars(
@@ -147,18 +160,29 @@ async def unanswered(session: AsyncSession, contact_row_id: str) -> list[models.
     return list(rows.all())
 
 
-async def count_unanswered(sessions: async_sessionmaker[AsyncSession], contact_row_id: str) -> int:
+async def count_unanswered(
+    sessions: async_sessionmaker[AsyncSession], contact_row_id: str
+) -> tuple[int, datetime | None]:
+    """How many messages wait, and when the newest of them was sent."""
     async with sessions() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(models.Message)
-            .where(
-                models.Message.contact_id == contact_row_id,
-                models.Message.direction == "in",
-                models.Message.status == "received",
+        count, newest = (
+            await session.execute(
+                select(func.count(), func.max(models.Message.sent_at)).where(
+                    models.Message.contact_id == contact_row_id,
+                    models.Message.direction == "in",
+                    models.Message.status == "received",
+                )
             )
-        )
-    return int(count or 0)
+        ).one()
+    return int(count or 0), _aware(newest)
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):  # SQLite aggregates come back as text
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> datetime | None:
@@ -170,11 +194,7 @@ async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> d
             models.Message.status == "processed",
         )
     )
-    if isinstance(value, str):  # SQLite aggregates come back as text
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    return _aware(value)
 
 
 async def stored_response(

@@ -32,6 +32,9 @@ class ContactLocks:
     def __init__(self) -> None:
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
+    def is_held(self, workspace_id: str, contact_id: str) -> bool:
+        return (workspace_id, contact_id) in self._locks
+
     @asynccontextmanager
     async def hold(self, workspace_id: str, contact_id: str) -> AsyncIterator[None]:
         key = (workspace_id, contact_id)
@@ -53,6 +56,13 @@ class TurnTasks:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self._slots: asyncio.Semaphore | None = None
+
+    def slots(self, size: int) -> asyncio.Semaphore:
+        """Bounds the turns in flight, so a burst of traffic cannot exhaust the database pool."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(size)
+        return self._slots
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work)

@@ -9,6 +9,7 @@ the customer sent them, and a burst of quick messages gets one reply.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from agent_service import conversations
 from agent_service.agent.answer import answer_messages
@@ -17,7 +18,6 @@ from agent_service.delivery.outbox import idempotency_key
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
 from agent_service.turn_outcome import AlreadyAnswered
-from agent_service.workspace import load_workspace_config
 
 
 class StillProcessing(TimeoutError):
@@ -61,15 +61,8 @@ async def accept_message(
 async def _store(
     deps: AgentDeps, workspace_id: str, inbound: InboundMessage, respond_async: bool
 ) -> conversations.Received:
-    async with deps.sessions() as session:
-        config = await load_workspace_config(session, workspace_id)
     return await conversations.receive(
-        deps.sessions,
-        workspace_id,
-        inbound,
-        config.lifecycle.entry_stage,
-        deps.clock(),
-        respond_async=respond_async,
+        deps.sessions, workspace_id, inbound, deps.clock(), respond_async=respond_async
     )
 
 
@@ -89,9 +82,11 @@ async def process_contact(
         if not waiting:
             return
         batches = [waiting] if deps.settings.burst_window_seconds > 0 else [[m] for m in waiting]
+        slots = deps.turn_tasks.slots(deps.settings.max_concurrent_turns)
         for batch in batches:
             try:
-                callbacks_due = await answer_messages(deps, workspace_id, batch)
+                async with slots:
+                    callbacks_due = await answer_messages(deps, workspace_id, batch)
             except AlreadyAnswered:
                 continue  # another process (or recovery) saved it first; its answer stands
             if callbacks_due:
@@ -100,15 +95,17 @@ async def process_contact(
 
 async def _let_burst_settle(deps: AgentDeps, contact_row_id: str) -> None:
     """Wait until no new message of the contact arrived for one window (bounded)."""
-    window = deps.settings.burst_window_seconds
+    window, longest = deps.settings.burst_window_seconds, deps.settings.burst_max_wait_seconds
     if window <= 0:
         return
-    seen = await conversations.count_unanswered(deps.sessions, contact_row_id)
+    seen, newest = await conversations.count_unanswered(deps.sessions, contact_row_id)
+    if newest is None or newest < deps.clock() - timedelta(seconds=window + longest):
+        return  # sent long ago (a replay, or recovery after a restart): the burst is over
     waited = 0.0
-    while seen and waited < deps.settings.burst_max_wait_seconds:
+    while waited < longest:
         await deps.sleep(window)
         waited += window
-        now_seen = await conversations.count_unanswered(deps.sessions, contact_row_id)
+        now_seen, _ = await conversations.count_unanswered(deps.sessions, contact_row_id)
         if now_seen == seen:
             return
         seen = now_seen

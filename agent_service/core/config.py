@@ -98,6 +98,14 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="How often the dispatcher looks for retries that are due."
     )
     callback_concurrency: int = Field(default=64, ge=1)
+    max_concurrent_turns: int = Field(
+        default=200, ge=1, description="Turns in flight at once; more wait (stored) for a slot."
+    )
+    unanswered_sweep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Retry messages still unanswered this long after arrival (a failed turn).",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

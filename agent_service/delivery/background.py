@@ -8,7 +8,7 @@ import logging
 
 from agent_service.agent.deps import AgentDeps
 from agent_service.delivery.dispatcher import CallbackDispatcher
-from agent_service.delivery.recovery import recover_unanswered
+from agent_service.delivery.recovery import recover_unanswered, sweep_unanswered
 
 log = logging.getLogger("agent_service.delivery")
 
@@ -19,18 +19,22 @@ class DeliveryWorkers:
     def __init__(self, deps: AgentDeps) -> None:
         self.deps = deps
         self.dispatcher = CallbackDispatcher(deps)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         recovered = await recover_unanswered(self.deps)
         if recovered:
             log.warning("answering unprocessed messages of %d contact(s) after restart", recovered)
-        self._task = asyncio.get_running_loop().create_task(self.dispatcher.run())
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self.dispatcher.run()),
+            loop.create_task(sweep_unanswered(self.deps)),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         await self.deps.turn_tasks.cancel_all()
         await self.dispatcher.close()

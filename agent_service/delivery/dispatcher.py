@@ -33,10 +33,13 @@ class CallbackDispatcher:
         ready, poll = self.deps.outbox_ready, self.deps.settings.callback_poll_seconds
         while True:
             ready.clear()  # before looking, so a wake-up during the look is not lost
-            due = await self._claim_due()
-            if due:
-                await asyncio.gather(*(self._send(row) for row in due))
-                continue
+            try:
+                due = await self._claim_due()
+                if due:
+                    await asyncio.gather(*(self._send(row) for row in due))
+                    continue
+            except Exception:  # a busy database must not stop delivery for good
+                log.exception("callback dispatch failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), poll)
 
