@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from agent_service.agent.deps import AgentDeps
 from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
+from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.db import models
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
@@ -80,13 +80,13 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
     query = _retrieval_query(text, customer_words[:-1])
     # One embedding call: the retrieval query, and the message alone for intent detection.
     texts = [query] if query == text else [query, text]
-    vectors = await asyncio.to_thread(deps.embeddings.embed_queries, texts)
+    vectors = await _embed(deps, texts)
     hits = await deps.knowledge.search(
         config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date()
     )
 
     async def search(wanted: str) -> list[Hit]:
-        found = (await asyncio.to_thread(deps.embeddings.embed_queries, [wanted]))[0]
+        found = (await _embed(deps, [wanted]))[0]
         return await deps.knowledge.search(
             config.id, found.tolist(), deps.settings.retrieval_k, now.date()
         )
@@ -204,6 +204,12 @@ def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:
             action = FieldsUpdated(fields=filled)
         kept.append(action)
     ctx.actions[:] = kept
+
+
+async def _embed(deps: AgentDeps, texts: list[str]) -> np.ndarray[Any, Any]:
+    if deps.query_batcher is None:
+        deps.query_batcher = QueryBatcher(deps.embeddings.embed_queries)
+    return await deps.query_batcher.embed(texts)
 
 
 def _retrieval_query(text: str, earlier_customer_words: list[str]) -> str:

@@ -14,6 +14,7 @@ from langchain_core.language_models import BaseChatModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.intents import IntentDetector
+from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.core.config import Settings
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
@@ -102,3 +103,4 @@ class AgentDeps:
     turn_tasks: TurnTasks = field(default_factory=TurnTasks)
     # Set when a callback is ready so the dispatcher sends it without waiting for its poll.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    query_batcher: QueryBatcher | None = None  # made on first use, on the running loop
