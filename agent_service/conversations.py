@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.context import ContactState
 from agent_service.db import models
+from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import ensure_callback
 from agent_service.ids import new_id
 from agent_service.schemas.messages import ContactSummary, InboundMessage
@@ -34,22 +35,26 @@ async def receive(
     inbound: InboundMessage,
     now: datetime,
     respond_async: bool = False,
+    gate: WriteGate | None = None,
 ) -> Received:
     """Store the message (and the contact on first contact) before anything else happens.
 
     The unique key (workspace, channel, message_id) decides which delivery is the original,
     across processes and restarts. With ``respond_async`` a callback row is stored with it.
     """
+    gate = gate or WriteGate(enabled=False)
+    same = select(models.Message).filter_by(
+        workspace_id=workspace_id, channel=inbound.channel, channel_message_id=inbound.message_id
+    )
+    if not respond_async:  # a plain repeat needs no write: skip the writers' queue
+        async with sessions() as session:
+            seen = await session.scalar(same)
+        if seen is not None:
+            return Received(seen.id, seen.contact_id, duplicate=True)
     for attempt in range(3):
         try:
-            async with sessions() as session, session.begin():
-                existing = await session.scalar(
-                    select(models.Message).filter_by(
-                        workspace_id=workspace_id,
-                        channel=inbound.channel,
-                        channel_message_id=inbound.message_id,
-                    )
-                )
+            async with gate.hold(), sessions() as session, session.begin():
+                existing = await session.scalar(same)
                 if existing is not None:
                     if respond_async:
                         await ensure_callback(session, workspace_id, existing, now)
@@ -73,8 +78,9 @@ async def receive(
                     await session.flush()
                     await ensure_callback(session, workspace_id, row, now)
             return Received(row.id, contact.id, duplicate=False)
-        except IntegrityError:
-            # A concurrent delivery stored the same message or contact first: look again.
+        except (IntegrityError, OperationalError):
+            # A concurrent delivery stored the same message or contact first (or another
+            # process kept the database busy past its timeout): look again.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")

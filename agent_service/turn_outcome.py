@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.context import ToolContext
 from agent_service.db import models
+from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import fill_callbacks
 from agent_service.ids import new_id
 from agent_service.schemas.messages import MessageResponse
@@ -57,9 +58,10 @@ async def save_silent(
     workspace_id: str,
     responses: dict[str, MessageResponse],
     now: datetime,
+    gate: WriteGate,
 ) -> bool:
     """Record the silent answers; True when callbacks became due."""
-    async with sessions() as session, session.begin():
+    async with gate.hold(), sessions() as session, session.begin():
         await _claim(session, responses, None)
         return await fill_callbacks(session, workspace_id, responses, now)
 
@@ -72,13 +74,14 @@ async def save_turn(
     record: TurnRecord,
     responses: dict[str, MessageResponse],
     reply_channel: str,
+    gate: WriteGate,
 ) -> bool:
     """Apply the turn: reply, contact, stage history, handoff, turn log, the responses and the
     callbacks they owe. Raises ``AlreadyAnswered`` (and writes nothing) when beaten to it.
     Returns True when callbacks became due."""
     now = ctx.now
     answered = list(responses.values())[-1]
-    async with sessions() as session, session.begin():
+    async with gate.hold(), sessions() as session, session.begin():
         await _claim(session, responses, record.turn_id)
         contact = await session.get(models.Contact, contact_row_id)
         assert contact is not None

@@ -72,7 +72,7 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
             )
             for m in batch
         }
-        return await save_silent(deps.sessions, workspace_id, silent, now)
+        return await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
 
     locale = (contact_row.locale or "")[:2].lower() or None
     language = detect_language(text, contact.language or locale or config.default_language)
@@ -178,7 +178,14 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
         error=error,
     )
     return await save_turn(
-        deps.sessions, config.id, contact_row.id, ctx, record, responses, newest.channel
+        deps.sessions,
+        config.id,
+        contact_row.id,
+        ctx,
+        record,
+        responses,
+        newest.channel,
+        deps.write_gate,
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.agent.intents import IntentDetector
 from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.core.config import Settings
+from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
 
@@ -104,3 +105,4 @@ class AgentDeps:
     # Set when a callback is ready so the dispatcher sends it without waiting for its poll.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     query_batcher: QueryBatcher | None = None  # made on first use, on the running loop
+    write_gate: WriteGate = field(default_factory=WriteGate)

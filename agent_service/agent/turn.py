@@ -62,7 +62,12 @@ async def _store(
     deps: AgentDeps, workspace_id: str, inbound: InboundMessage, respond_async: bool
 ) -> conversations.Received:
     return await conversations.receive(
-        deps.sessions, workspace_id, inbound, deps.clock(), respond_async=respond_async
+        deps.sessions,
+        workspace_id,
+        inbound,
+        deps.clock(),
+        respond_async=respond_async,
+        gate=deps.write_gate,
     )
 
 

@@ -65,7 +65,7 @@ class CallbackDispatcher:
         claimed = []
         for row in rows:
             # Another process may hold the same row: only the one whose update lands sends it.
-            async with self.deps.sessions() as session, session.begin():
+            async with self.deps.write_gate.hold(), self.deps.sessions() as session:
                 result = await session.execute(
                     update(models.OutboxCallback)
                     .where(
@@ -75,6 +75,7 @@ class CallbackDispatcher:
                     )
                     .values(next_attempt_at=lease)
                 )
+                await session.commit()
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 claimed.append(row)
         return claimed
@@ -118,9 +119,10 @@ class CallbackDispatcher:
                 settings.callback_retry_max_seconds,
             )
             values["next_attempt_at"] = now + timedelta(seconds=delay)
-        async with self.deps.sessions() as session, session.begin():
+        async with self.deps.write_gate.hold(), self.deps.sessions() as session:
             await session.execute(
                 update(models.OutboxCallback)
                 .where(models.OutboxCallback.id == row.id)
                 .values(**values)
             )
+            await session.commit()
