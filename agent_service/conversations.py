@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.context import ContactState
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
-from agent_service.delivery.outbox import ensure_callback
+from agent_service.delivery.outbox import ensure_callback, new_callback
 from agent_service.ids import new_id
 from agent_service.schemas.messages import ContactSummary, InboundMessage
 from agent_service.workspace import WorkspaceNotFound
@@ -46,24 +46,34 @@ async def receive(
     same = select(models.Message).filter_by(
         workspace_id=workspace_id, channel=inbound.channel, channel_message_id=inbound.message_id
     )
-    if not respond_async:  # a plain repeat needs no write: skip the writers' queue
-        async with sessions() as session:
-            seen = await session.scalar(same)
-        if seen is not None:
-            return Received(seen.id, seen.contact_id, duplicate=True)
+    given = inbound.contact
     for attempt in range(3):
+        # Reads first, outside the writers' queue; the write below is a few inserts.
+        async with sessions() as session:
+            existing = await session.scalar(same)
+            if existing is not None and not respond_async:
+                return Received(existing.id, existing.contact_id, duplicate=True)
+            contact = await session.scalar(
+                select(models.Contact).filter_by(workspace_id=workspace_id, external_id=given.id)
+            )
+            entry_stage = None if contact else await _entry_stage(session, workspace_id)
         try:
             async with gate.hold(), sessions() as session, session.begin():
-                existing = await session.scalar(same)
                 if existing is not None:
-                    if respond_async:
-                        await ensure_callback(session, workspace_id, existing, now)
+                    await ensure_callback(session, workspace_id, existing, now)
                     return Received(existing.id, existing.contact_id, duplicate=True)
-                contact = await _contact(session, workspace_id, inbound, now)
+                if contact is None:
+                    assert entry_stage is not None
+                    contact_id = await _new_contact(
+                        session, workspace_id, inbound, entry_stage, now
+                    )
+                else:
+                    contact_id = contact.id
+                    await _refresh_profile(session, contact, inbound)
                 row = models.Message(
                     id=new_id("msg"),
                     workspace_id=workspace_id,
-                    contact_id=contact.id,
+                    contact_id=contact_id,
                     direction="in",
                     channel=inbound.channel,
                     channel_message_id=inbound.message_id,
@@ -76,8 +86,8 @@ async def receive(
                 session.add(row)
                 if respond_async:
                     await session.flush()
-                    await ensure_callback(session, workspace_id, row, now)
-            return Received(row.id, contact.id, duplicate=False)
+                    session.add(new_callback(workspace_id, row, now))
+            return Received(row.id, contact_id, duplicate=False)
         except (IntegrityError, OperationalError):
             # A concurrent delivery stored the same message or contact first (or another
             # process kept the database busy past its timeout): look again.
@@ -86,54 +96,63 @@ async def receive(
     raise AssertionError("unreachable")
 
 
-async def _contact(
-    session: AsyncSession, workspace_id: str, inbound: InboundMessage, now: datetime
-) -> models.Contact:
-    contact = await session.scalar(
-        select(models.Contact).filter_by(workspace_id=workspace_id, external_id=inbound.contact.id)
-    )
+async def _new_contact(
+    session: AsyncSession,
+    workspace_id: str,
+    inbound: InboundMessage,
+    entry_stage: str,
+    now: datetime,
+) -> str:
     given = inbound.contact
-    if contact is None:
-        entry_stage = await _entry_stage(session, workspace_id)
-        contact = models.Contact(
-            id=new_id("ct"),
+    contact = models.Contact(
+        id=new_id("ct"),
+        workspace_id=workspace_id,
+        external_id=given.id,
+        name=given.name,
+        phone=given.phone,
+        email=given.email,
+        locale=given.locale,
+        lifecycle_stage=entry_stage,
+        lost=False,
+        owner="ai",
+        fields={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(contact)
+    await session.flush()  # the stage change below references it
+    session.add(
+        models.StageChange(
+            id=new_id("sc"),
             workspace_id=workspace_id,
-            external_id=given.id,
-            name=given.name,
-            phone=given.phone,
-            email=given.email,
-            locale=given.locale,
-            lifecycle_stage=entry_stage,
-            lost=False,
-            owner="ai",
-            fields={},
+            contact_id=contact.id,
+            kind="stage",
+            from_stage=None,
+            to_stage=entry_stage,
+            actor="system",
+            reason=f"first message on {inbound.channel}",
+            evidence=inbound.text[:500],
             created_at=now,
-            updated_at=now,
         )
-        session.add(contact)
-        await session.flush()  # the stage change below references it
-        session.add(
-            models.StageChange(
-                id=new_id("sc"),
-                workspace_id=workspace_id,
-                contact_id=contact.id,
-                kind="stage",
-                from_stage=None,
-                to_stage=entry_stage,
-                actor="system",
-                reason=f"first message on {inbound.channel}",
-                evidence=inbound.text[:500],
-                created_at=now,
-            )
+    )
+    return contact.id
+
+
+async def _refresh_profile(
+    session: AsyncSession, contact: models.Contact, inbound: InboundMessage
+) -> None:
+    """The channel's profile may have changed: keep what it now says, never erase."""
+    given = inbound.contact
+    wanted = {
+        "name": given.name or contact.name,
+        "phone": given.phone or contact.phone,
+        "email": given.email or contact.email,
+        "locale": given.locale or contact.locale,
+    }
+    if any(getattr(contact, key) != value for key, value in wanted.items()):
+        await session.execute(
+            update(models.Contact).where(models.Contact.id == contact.id).values(**wanted)
         )
-        await session.flush()
-        return contact
-    # The channel's profile may have changed: keep what it now says, never erase.
-    contact.name = given.name or contact.name
-    contact.phone = given.phone or contact.phone
-    contact.email = given.email or contact.email
-    contact.locale = given.locale or contact.locale
-    return contact
 
 
 async def _entry_stage(session: AsyncSession, workspace_id: str) -> str:

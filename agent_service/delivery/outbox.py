@@ -18,14 +18,11 @@ def idempotency_key(channel: str, channel_message_id: str) -> str:
     return f"{channel}:{channel_message_id}"
 
 
-async def ensure_callback(
-    session: AsyncSession, workspace_id: str, message: models.Message, now: datetime
+def new_callback(
+    workspace_id: str, message: models.Message, now: datetime
 ) -> models.OutboxCallback:
-    """The message's callback row, created once; filled at once if the answer already exists."""
-    row = await session.scalar(select(models.OutboxCallback).filter_by(message_id=message.id))
-    if row is not None:
-        return row
-    row = models.OutboxCallback(
+    """The callback row of a message stored just now (no answer can exist yet)."""
+    return models.OutboxCallback(
         id=new_id("cb"),
         workspace_id=workspace_id,
         message_id=message.id,
@@ -35,6 +32,16 @@ async def ensure_callback(
         next_attempt_at=now,
         created_at=now,
     )
+
+
+async def ensure_callback(
+    session: AsyncSession, workspace_id: str, message: models.Message, now: datetime
+) -> models.OutboxCallback:
+    """The message's callback row, created once; filled at once if the answer already exists."""
+    row = await session.scalar(select(models.OutboxCallback).filter_by(message_id=message.id))
+    if row is not None:
+        return row
+    row = new_callback(workspace_id, message, now)
     session.add(row)
     await session.flush()
     # Read the answer again under the write lock: a turn that committed meanwhile found no row.
