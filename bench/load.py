@@ -147,11 +147,14 @@ async def run(
                     status = 0
                 return status, time.perf_counter() - sent
 
+            # One at a time first: the service's own work per acknowledgement, no queueing.
+            alone = sorted([(await converse(-1 - i))[1] for i in range(args.probe)])
+            await asyncio.sleep(args.model_seconds + args.burst_window + 2)  # let them finish
             started = time.perf_counter()
             acks = await asyncio.gather(*(converse(i) for i in range(args.conversations)))
             acked = time.perf_counter()
             print(f"acks in after {acked - started:.1f}s; waiting for replies", file=sys.stderr)
-            expected[0] = sum(1 for status, _ in acks if status == 202)
+            expected[0] = sum(1 for status, _ in acks if status == 202) + args.probe
             if len(callbacks) >= expected[0]:
                 all_in.set()
             with contextlib.suppress(TimeoutError):
@@ -165,17 +168,18 @@ async def run(
     latencies = sorted(t for _, t in acks)
     load_1m = os.getloadavg()[0]
     refused = sum(1 for status, _ in acks if status != 202)
-    missing = args.conversations - len(callbacks)
+    missing = args.conversations + args.probe - len(callbacks)
     return {
         "conversations": args.conversations,
         "model_seconds": args.model_seconds,
         "burst_window_seconds": args.burst_window,
+        "ack_alone_p50_ms": round(statistics.median(alone) * 1000, 1) if alone else None,
         "ack_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "ack_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
         "ack_max_ms": round(latencies[-1] * 1000, 1),
         "all_acked_after_s": round(acked - started, 2),
         "last_reply_after_s": round(finished - started, 2),
-        "replies_per_second": round(len(callbacks) / (finished - started), 1),
+        "replies_per_second": round((len(callbacks) - args.probe) / (finished - started), 1),
         "peak_rss_mb": round(rss_peak, 1),
         "idle_rss_mb": round(rss_idle, 1),
         "refused_acks": refused,
@@ -191,6 +195,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--model-seconds", type=float, default=2.0)
     parser.add_argument("--burst-window", type=float, default=2.0)
+    parser.add_argument("--probe", type=int, default=50, help="Acks sent one by one first.")
     parser.add_argument(
         "--deadline", type=float, default=240.0, help="Seconds to wait for replies."
     )
