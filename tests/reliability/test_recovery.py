@@ -57,3 +57,36 @@ def test_unanswered_messages_are_answered_at_start_up_in_sent_at_order(
     )
     assert answered == [(earlier["message_id"],), (later["message_id"],)]
     assert rows(data_dir, "select count(*) from messages where direction = 'out'") == [(2,)]
+
+
+def test_a_turn_that_failed_is_retried_by_the_sweep_without_a_restart(data_dir: Path) -> None:
+    """The first turn dies (the knowledge base is down); the message stays stored and the
+    sweep answers it; the platform's retry then gets that answer."""
+    import httpx
+
+    from tests.reliability.harness import live_server
+
+    body = message("How much is the facial?", contact="c-sweep")
+    with live_server(data_dir, unanswered_sweep_seconds=0.2) as server:
+        knowledge = server.service.deps.knowledge
+        real_search = knowledge.search
+        failures = [RuntimeError("knowledge base unavailable")]
+
+        async def flaky_search(*args: object, **kwargs: object) -> object:
+            if failures:
+                raise failures.pop()
+            return await real_search(*args, **kwargs)  # type: ignore[arg-type]
+
+        knowledge.search = flaky_search  # type: ignore[method-assign]
+        with httpx.Client(timeout=60) as http:
+            first = http.post(f"{server.url}/v1/messages", json=body, headers=CHANNEL)
+            assert first.status_code == 500
+            wait_until(
+                lambda: (
+                    server.rows("select status from messages where direction = 'in'")
+                    == [("processed",)]
+                )
+            )
+            retry = http.post(f"{server.url}/v1/messages", json=body, headers=CHANNEL)
+        assert retry.status_code == 200 and retry.json()["status"] == "replied"
+        assert server.count("select count(*) from turns") == 1
