@@ -119,7 +119,7 @@ class HeldModel(BaseChatModel):
             self.max_active = max(self.max_active, self.active)
         try:
             # A threading.Event, so the test's thread can open it: waited on off the loop.
-            await asyncio.to_thread(self.gate.wait)
+            await asyncio.to_thread(self.gate.wait, 60)  # bounded: a failed test never hangs
             return ChatResult(generations=[ChatGeneration(message=self.reply_for(messages))])
         finally:
             with self.lock:
