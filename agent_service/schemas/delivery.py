@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
 from agent_service.schemas.messages import MessageResponse
 
@@ -37,7 +37,7 @@ class CallbackBody(BaseModel):
 class DeliveryUpdate(BaseModel):
     """Fields sent are replaced (null clears them); fields left out stay as they are."""
 
-    callback_url: AnyHttpUrl | None = Field(
+    callback_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)] | None = Field(
         default=None, description="Where responses to `Prefer: respond-async` requests are sent."
     )
     callback_secret: str | None = SECRET
