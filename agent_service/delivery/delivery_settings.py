@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.db import models
 from agent_service.schemas.delivery import DeliveryPublic, DeliveryUpdate
+
+
+async def callback_counts(
+    sessions: async_sessionmaker[AsyncSession], workspace_id: str
+) -> dict[str, int]:
+    """How many callbacks are waiting, pending, delivered or failed: failures show here."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(models.OutboxCallback.status, func.count())
+            .where(models.OutboxCallback.workspace_id == workspace_id)
+            .group_by(models.OutboxCallback.status)
+        )
+        return {status: int(count) for status, count in rows.all()}
 
 
 async def load(

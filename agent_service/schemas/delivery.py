@@ -51,3 +51,7 @@ class DeliveryPublic(BaseModel):
     callback_secret_set: bool
     signing_secret_set: bool
     updated_at: datetime | None
+    callbacks: dict[str, int] = Field(
+        default_factory=dict,
+        description="Callbacks by status: waiting (turn running), pending, delivered, failed.",
+    )

@@ -54,6 +54,9 @@ def test_the_ack_comes_before_the_model_and_the_reply_by_signed_callback(data_di
         model.gate.set()
         wait_until(lambda: len(receiver.received) == 1)
         sync_repeat = http.post(f"{server.url}/v1/messages", json=body, headers=CHANNEL).json()
+        wait_until(lambda: server.rows("select status from callback_outbox") == [("delivered",)])
+        overview = http.get(f"{server.url}/v1/workspaces/current/delivery", headers=ADMIN).json()
+        assert overview["callbacks"] == {"delivered": 1}
     headers, raw, _ = receiver.received[0]
     assert is_valid(SECRET, raw, headers["X-Signature-256"])
     assert headers["Idempotency-Key"] == f"whatsapp:{body['message_id']}"

@@ -13,9 +13,11 @@ ADMIN = [Depends(require("admin"))]
 
 @router.get("", response_model=DeliveryPublic, responses=ERROR_RESPONSES, dependencies=ADMIN)
 async def get_delivery(principal: PrincipalDep, deps: AgentDepsDep) -> DeliveryPublic:
-    """The callback URL, and whether the callback and signing secrets are set."""
+    """The callback URL, whether the callback and signing secrets are set, and how many
+    callbacks are waiting, pending, delivered or failed."""
     row = await delivery_settings.load(deps.sessions, principal.workspace_id)
-    return delivery_settings.public(row)
+    counts = await delivery_settings.callback_counts(deps.sessions, principal.workspace_id)
+    return delivery_settings.public(row).model_copy(update={"callbacks": counts})
 
 
 @router.put("", response_model=DeliveryPublic, responses=ERROR_RESPONSES, dependencies=ADMIN)
