@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ async def run(
                     "channel": "whatsapp",
                     "contact": {"id": f"bench-contact-{i}", "locale": "en"},
                     "text": "How much is the hydrating facial?",
-                    "sent_at": "2026-11-22T06:00:00Z",
+                    "sent_at": datetime.now(UTC).isoformat(),  # live traffic, not a replay
                 }
                 sent = time.perf_counter()
                 try:
