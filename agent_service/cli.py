@@ -38,7 +38,8 @@ def chat(
     from agent_service.service import build_service
 
     async def _run() -> str:
-        service = build_service(get_settings())
+        # One message from a terminal: no burst can follow, so it is answered at once.
+        service = build_service(get_settings().model_copy(update={"burst_window_seconds": 0}))
         await service.start()
         try:
             now = datetime.now(UTC)

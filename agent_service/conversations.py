@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_service.agent.context import ContactState, ToolContext
+from agent_service.agent.context import ContactState
 from agent_service.db import models
+from agent_service.db.write_gate import WriteGate
+from agent_service.delivery.outbox import ensure_callback, new_callback
 from agent_service.ids import new_id
-from agent_service.schemas.messages import ContactSummary, InboundMessage, MessageResponse
+from agent_service.schemas.messages import ContactSummary, InboundMessage
+from agent_service.workspace import WorkspaceNotFound
 
 
 @dataclass(frozen=True)
@@ -26,46 +29,51 @@ class Received:
     duplicate: bool
 
 
-@dataclass
-class TurnRecord:
-    """Everything a turn decided, written in one transaction."""
-
-    turn_id: str
-    brain: str
-    model: str
-    prompt_version: str
-    model_calls: int
-    input_tokens: int
-    output_tokens: int
-    latency_ms: float
-    error: str | None
-
-
 async def receive(
     sessions: async_sessionmaker[AsyncSession],
     workspace_id: str,
     inbound: InboundMessage,
-    entry_stage: str,
     now: datetime,
+    respond_async: bool = False,
+    gate: WriteGate | None = None,
 ) -> Received:
-    """Store the message (and the contact on first contact) before anything else happens."""
+    """Store the message (and the contact on first contact) before anything else happens.
+
+    The unique key (workspace, channel, message_id) decides which delivery is the original,
+    across processes and restarts. With ``respond_async`` a callback row is stored with it.
+    """
+    gate = gate or WriteGate(enabled=False)
+    same = select(models.Message).filter_by(
+        workspace_id=workspace_id, channel=inbound.channel, channel_message_id=inbound.message_id
+    )
+    given = inbound.contact
     for attempt in range(3):
+        # Reads first, outside the writers' queue; the write below is a few inserts.
+        async with sessions() as session:
+            existing = await session.scalar(same)
+            if existing is not None and not respond_async:
+                return Received(existing.id, existing.contact_id, duplicate=True)
+            contact = await session.scalar(
+                select(models.Contact).filter_by(workspace_id=workspace_id, external_id=given.id)
+            )
+            entry_stage = None if contact else await _entry_stage(session, workspace_id)
         try:
-            async with sessions() as session, session.begin():
-                existing = await session.scalar(
-                    select(models.Message).filter_by(
-                        workspace_id=workspace_id,
-                        channel=inbound.channel,
-                        channel_message_id=inbound.message_id,
-                    )
-                )
+            async with gate.hold(), sessions() as session, session.begin():
                 if existing is not None:
+                    await ensure_callback(session, workspace_id, existing, now)
                     return Received(existing.id, existing.contact_id, duplicate=True)
-                contact = await _contact(session, workspace_id, inbound, entry_stage, now)
+                if contact is None:
+                    assert entry_stage is not None
+                    contact_id = await _new_contact(
+                        session, workspace_id, inbound, entry_stage, now
+                    )
+                else:
+                    contact_id = contact.id
+                    await _refresh_profile(session, contact, inbound)
                 row = models.Message(
                     id=new_id("msg"),
                     workspace_id=workspace_id,
-                    contact_id=contact.id,
+                    contact_id=contact_id,
                     direction="in",
                     channel=inbound.channel,
                     channel_message_id=inbound.message_id,
@@ -76,65 +84,142 @@ async def receive(
                     created_at=now,
                 )
                 session.add(row)
-            return Received(row.id, contact.id, duplicate=False)
-        except IntegrityError:
-            # A concurrent delivery stored the same message or contact first: look again.
+                if respond_async:
+                    await session.flush()
+                    session.add(new_callback(workspace_id, row, now))
+            return Received(row.id, contact_id, duplicate=False)
+        except (IntegrityError, OperationalError):
+            # A concurrent delivery stored the same message or contact first (or another
+            # process kept the database busy past its timeout): look again.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-async def _contact(
+async def _new_contact(
     session: AsyncSession,
     workspace_id: str,
     inbound: InboundMessage,
     entry_stage: str,
     now: datetime,
-) -> models.Contact:
-    contact = await session.scalar(
-        select(models.Contact).filter_by(workspace_id=workspace_id, external_id=inbound.contact.id)
-    )
+) -> str:
     given = inbound.contact
-    if contact is None:
-        contact = models.Contact(
-            id=new_id("ct"),
+    contact = models.Contact(
+        id=new_id("ct"),
+        workspace_id=workspace_id,
+        external_id=given.id,
+        name=given.name,
+        phone=given.phone,
+        email=given.email,
+        locale=given.locale,
+        lifecycle_stage=entry_stage,
+        lost=False,
+        owner="ai",
+        fields={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(contact)
+    await session.flush()  # the stage change below references it
+    session.add(
+        models.StageChange(
+            id=new_id("sc"),
             workspace_id=workspace_id,
-            external_id=given.id,
-            name=given.name,
-            phone=given.phone,
-            email=given.email,
-            locale=given.locale,
-            lifecycle_stage=entry_stage,
-            lost=False,
-            owner="ai",
-            fields={},
+            contact_id=contact.id,
+            kind="stage",
+            from_stage=None,
+            to_stage=entry_stage,
+            actor="system",
+            reason=f"first message on {inbound.channel}",
+            evidence=inbound.text[:500],
             created_at=now,
-            updated_at=now,
         )
-        session.add(contact)
-        await session.flush()  # the stage change below references it
-        session.add(
-            models.StageChange(
-                id=new_id("sc"),
-                workspace_id=workspace_id,
-                contact_id=contact.id,
-                kind="stage",
-                from_stage=None,
-                to_stage=entry_stage,
-                actor="system",
-                reason=f"first message on {inbound.channel}",
-                evidence=inbound.text[:500],
-                created_at=now,
+    )
+    return contact.id
+
+
+async def _refresh_profile(
+    session: AsyncSession, contact: models.Contact, inbound: InboundMessage
+) -> None:
+    """The channel's profile may have changed: keep what it now says, never erase."""
+    given = inbound.contact
+    wanted = {
+        "name": given.name or contact.name,
+        "phone": given.phone or contact.phone,
+        "email": given.email or contact.email,
+        "locale": given.locale or contact.locale,
+    }
+    if any(getattr(contact, key) != value for key, value in wanted.items()):
+        await session.execute(
+            update(models.Contact).where(models.Contact.id == contact.id).values(**wanted)
+        )
+
+
+async def _entry_stage(session: AsyncSession, workspace_id: str) -> str:
+    """The first active stage: read alone, so storing a message stays a few small queries."""
+    name = await session.scalar(
+        select(models.LifecycleStage.name)
+        .where(
+            models.LifecycleStage.workspace_id == workspace_id,
+            models.LifecycleStage.lost.is_(False),
+        )
+        .order_by(models.LifecycleStage.position)
+        .limit(1)
+    )
+    if name is None:
+        raise WorkspaceNotFound(workspace_id)
+    return name
+
+
+async def unanswered(session: AsyncSession, contact_row_id: str) -> list[models.Message]:
+    """The contact's stored, not yet answered messages, in the order the customer sent them."""
+    rows = await session.scalars(
+        select(models.Message)
+        .where(
+            models.Message.contact_id == contact_row_id,
+            models.Message.direction == "in",
+            models.Message.status == "received",
+        )
+        .order_by(models.Message.sent_at, models.Message.created_at, models.Message.id)
+    )
+    return list(rows.all())
+
+
+async def count_unanswered(
+    sessions: async_sessionmaker[AsyncSession], contact_row_id: str
+) -> tuple[int, datetime | None]:
+    """How many messages wait, and when the newest of them was sent."""
+    async with sessions() as session:
+        count, newest = (
+            await session.execute(
+                select(func.count(), func.max(models.Message.sent_at)).where(
+                    models.Message.contact_id == contact_row_id,
+                    models.Message.direction == "in",
+                    models.Message.status == "received",
+                )
             )
+        ).one()
+    return int(count or 0), _aware(newest)
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):  # SQLite aggregates come back as text
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> datetime | None:
+    """When the newest message already answered was sent: older arrivals are late."""
+    value = await session.scalar(
+        select(func.max(models.Message.sent_at)).where(
+            models.Message.contact_id == contact_row_id,
+            models.Message.direction == "in",
+            models.Message.status == "processed",
         )
-        await session.flush()
-        return contact
-    # The channel's profile may have changed: keep what it now says, never erase.
-    contact.name = given.name or contact.name
-    contact.phone = given.phone or contact.phone
-    contact.email = given.email or contact.email
-    contact.locale = given.locale or contact.locale
-    return contact
+    )
+    return _aware(value)
 
 
 async def stored_response(
@@ -198,132 +283,3 @@ async def history(
         )
     ).all()
     return list(reversed(rows))
-
-
-async def save_silent(
-    sessions: async_sessionmaker[AsyncSession], message_row_id: str, response: MessageResponse
-) -> None:
-    async with sessions() as session, session.begin():
-        message = await session.get(models.Message, message_row_id)
-        assert message is not None
-        message.status = "processed"
-        message.response = response.model_dump(mode="json", by_alias=True)
-
-
-async def save_turn(
-    sessions: async_sessionmaker[AsyncSession],
-    workspace_id: str,
-    received: Received,
-    ctx: ToolContext,
-    record: TurnRecord,
-    response: MessageResponse,
-    channel: str,
-) -> None:
-    """Apply the turn: reply, contact, stage history, handoff, turn log and the response."""
-    now = ctx.now
-    async with sessions() as session, session.begin():
-        message = await session.get(models.Message, received.message_row_id)
-        contact = await session.get(models.Contact, received.contact_row_id)
-        assert message is not None and contact is not None
-        state = ctx.contact
-        contact.lifecycle_stage, contact.lost, contact.lost_reason = (
-            state.lifecycle_stage,
-            state.lost,
-            state.lost_reason,
-        )
-        contact.owner, contact.assigned_to = state.owner, state.assigned_to
-        contact.fields, contact.pending_field = dict(state.fields), state.pending_field
-        contact.language, contact.updated_at = ctx.language, now
-        message.language = ctx.language
-        for d in ctx.stage_decisions:
-            session.add(
-                models.StageChange(
-                    id=new_id("sc"),
-                    workspace_id=workspace_id,
-                    contact_id=contact.id,
-                    kind=d.kind,
-                    from_stage=d.from_stage,
-                    to_stage=d.to_stage,
-                    actor="ai",
-                    reason=d.reason,
-                    evidence=d.evidence,
-                    confidence=d.confidence,
-                    prompt_version=record.prompt_version,
-                    model=record.model,
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
-            )
-        for d in ctx.pending_approvals:  # issue 3: stage moves waiting for a human
-            session.add(
-                models.PendingApproval(
-                    id=new_id("apr"),
-                    workspace_id=workspace_id,
-                    contact_id=contact.id,
-                    kind=d.kind,
-                    from_stage=d.from_stage,
-                    to_stage=d.to_stage,
-                    reason=d.reason,
-                    evidence=d.evidence,
-                    confidence=d.confidence,
-                    prompt_version=record.prompt_version,
-                    model=record.model,
-                    turn_id=record.turn_id,
-                    status="pending",
-                    created_at=now,
-                )
-            )
-        if ctx.handoff is not None:
-            session.add(
-                models.Handoff(
-                    id=new_id("ho"),
-                    workspace_id=workspace_id,
-                    contact_id=contact.id,
-                    team=ctx.handoff.team,
-                    reason=ctx.handoff.reason,
-                    summary=ctx.handoff.summary,
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
-            )
-        if response.reply is not None:
-            session.add(
-                models.Message(
-                    id=new_id("msg"),
-                    workspace_id=workspace_id,
-                    contact_id=contact.id,
-                    direction="out",
-                    channel=channel,
-                    channel_message_id=None,
-                    text=response.reply.text,
-                    language=response.reply.language,
-                    sent_at=now,
-                    source=None,
-                    status="processed",
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
-            )
-        session.add(
-            models.Turn(
-                id=record.turn_id,
-                workspace_id=workspace_id,
-                contact_id=contact.id,
-                inbound_message_id=message.id,
-                brain=record.brain,
-                model=record.model,
-                prompt_version=record.prompt_version,
-                model_calls=record.model_calls,
-                input_tokens=record.input_tokens,
-                output_tokens=record.output_tokens,
-                latency_ms=record.latency_ms,
-                retrieved=[
-                    {"id": h.id, "score": h.score, "question": h.question} for h in ctx.retrieved
-                ],
-                tool_calls=[t.as_dict() for t in ctx.tool_log],
-                error=record.error,
-                created_at=now,
-            )
-        )
-        message.status, message.turn_id = "processed", record.turn_id
-        message.response = response.model_dump(mode="json", by_alias=True)

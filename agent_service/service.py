@@ -19,6 +19,7 @@ from agent_service.core.config import Settings
 from agent_service.db import models
 from agent_service.db.migrate import upgrade_to_head
 from agent_service.db.session import create_engine
+from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings, build_embeddings
 from agent_service.knowledge_base.index import KnowledgeIndex
 from agent_service.knowledge_base.store import KnowledgeBase
@@ -119,5 +120,6 @@ def build_service(
         chat_model=model,
         model_name=model_name,
         clock=clock,
+        write_gate=WriteGate(enabled=settings.resolved_database_url.startswith("sqlite")),
     )
     return Service(settings=settings, engine=engine, deps=deps)

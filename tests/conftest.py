@@ -65,6 +65,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "bootstrap_admin_key": "test-bootstrap-key-0001",
         "llm_model": None,
         "llm_retry_budget_seconds": 1.0,
+        "burst_window_seconds": 0.0,  # burst tests set their own window
     }
     values.update(overrides)
     return Settings(**values)

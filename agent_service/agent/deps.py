@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.intents import IntentDetector
+from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.core.config import Settings
+from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
 
@@ -21,11 +25,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+log = logging.getLogger("agent_service.turns")
+
+
 class ContactLocks:
-    """One turn at a time per contact within this process."""
+    """One turn at a time per contact within this process (the database guards across them)."""
 
     def __init__(self) -> None:
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    def is_held(self, workspace_id: str, contact_id: str) -> bool:
+        return (workspace_id, contact_id) in self._locks
 
     @asynccontextmanager
     async def hold(self, workspace_id: str, contact_id: str) -> AsyncIterator[None]:
@@ -43,6 +53,39 @@ class ContactLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+class TurnTasks:
+    """Turns run as tasks of their own: a dropped request or a 202 never aborts a turn half-way."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots: asyncio.Semaphore | None = None
+
+    def slots(self, size: int) -> asyncio.Semaphore:
+        """Bounds the turns in flight, so a burst of traffic cannot exhaust the database pool."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(size)
+        return self._slots
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The message stays "received": start-up recovery answers it.
+            log.error("turn failed", exc_info=task.exception())
+
+    async def cancel_all(self) -> None:
+        """At shutdown: unfinished turns are left to start-up recovery, never half-saved."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @dataclass
 class AgentDeps:
     """Stores, retriever, chat model and clock for ``run_turn``."""
@@ -56,3 +99,10 @@ class AgentDeps:
     model_name: str = "offline-planner"
     clock: Callable[[], datetime] = utc_now
     contact_locks: ContactLocks = field(default_factory=ContactLocks)
+    # issue 5: waiting (bursts) goes through ``sleep`` so tests can shorten it.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    turn_tasks: TurnTasks = field(default_factory=TurnTasks)
+    # Set when a callback is ready so the dispatcher sends it without waiting for its poll.
+    outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    query_batcher: QueryBatcher | None = None  # made on first use, on the running loop
+    write_gate: WriteGate = field(default_factory=WriteGate)

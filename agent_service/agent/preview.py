@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from agent_service import conversations
+from agent_service.agent.answer import decide
 from agent_service.agent.context import ContactState
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.turn import decide
 from agent_service.db import models
 from agent_service.ids import new_id
 from agent_service.schemas.messages import InboundMessage
@@ -95,7 +95,7 @@ async def _run(
         if contact.owner == "human":
             turns.append(_silent(text, contact))
             continue
-        decision = await decide(deps, config, contact, locale, past, inbound)
+        decision = await decide(deps, config, contact, locale, past, inbound.text, channel)
         ctx = decision.ctx
         contact.language = ctx.language
         tool_calls = [t.as_dict() for t in ctx.tool_log]

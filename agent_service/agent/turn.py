@@ -1,225 +1,116 @@
 """``run_turn``: one customer message in, a reply and lifecycle actions out.
 
-The same function serves the HTTP API, the CLI and the eval runner.
+The same function serves the HTTP API, the CLI and the eval runner. Around the agent's turn
+(answer.py) it keeps the delivery promises: a message is stored before anything else, a repeat
+gets the original response, one contact's messages are answered one turn at a time in the order
+the customer sent them, and a burst of quick messages gets one reply.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from datetime import timedelta
 
 from agent_service import conversations
-from agent_service.agent.chat_model import ModelUnavailable
-from agent_service.agent.context import ContactState, ToolContext
+from agent_service.agent.answer import answer_messages
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
-from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
-from agent_service.agent.qualification_rule import apply_qualification_rule
-from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
-from agent_service.db import models
-from agent_service.ids import new_id
-from agent_service.knowledge_base.index import Hit
-from agent_service.language import detect_language
-from agent_service.schemas.messages import InboundMessage, MessageResponse, Reply, TurnUsage
-from agent_service.workspace import WorkspaceConfig, load_workspace_config
+from agent_service.delivery.outbox import idempotency_key
+from agent_service.schemas.delivery import MessageAccepted
+from agent_service.schemas.messages import InboundMessage, MessageResponse
+from agent_service.turn_outcome import AlreadyAnswered
 
-OFFLINE = "offline-planner"
+
+class StillProcessing(TimeoutError):
+    """The original delivery of a repeated message is still being answered."""
 
 
 async def run_turn(deps: AgentDeps, workspace_id: str, inbound: InboundMessage) -> MessageResponse:
     """Store the message, then answer it once; a repeat gets the stored response."""
-    async with deps.contact_locks.hold(workspace_id, inbound.contact.id):
-        async with deps.sessions() as session:
-            config = await load_workspace_config(session, workspace_id)
-        received = await conversations.receive(
-            deps.sessions, workspace_id, inbound, config.lifecycle.entry_stage, deps.clock()
+    received = await _store(deps, workspace_id, inbound, respond_async=False)
+    if not received.duplicate:
+        # Shielded: a dropped request must not abort the turn half-way; the turn runs on.
+        turn = deps.turn_tasks.spawn(
+            process_contact(deps, workspace_id, received.contact_row_id, inbound.contact.id)
         )
-        if received.duplicate:
-            stored = await conversations.stored_response(deps.sessions, received.message_row_id)
-            if stored is None:
-                raise TimeoutError("the original delivery of this message is still being processed")
-            return MessageResponse.model_validate(stored)
-        return await _answer(deps, config, inbound, received)
-
-
-async def _answer(
-    deps: AgentDeps,
-    config: WorkspaceConfig,
-    inbound: InboundMessage,
-    received: conversations.Received,
-) -> MessageResponse:
-    started = time.perf_counter()
-    async with deps.sessions() as session:
-        contact_row = await session.get(models.Contact, received.contact_row_id)
-        assert contact_row is not None
-        past = await conversations.history(
-            session, contact_row.id, received.message_row_id, deps.settings.history_messages
-        )
-    contact = conversations.contact_state(contact_row)
-    if contact.owner == "human":
-        silent = MessageResponse(
-            message_id=inbound.message_id,
-            status="silent",
-            reply=None,
-            actions=[],
-            contact=conversations.contact_summary(contact),
-        )
-        await conversations.save_silent(deps.sessions, received.message_row_id, silent)
-        return silent
-
-    decision = await decide(deps, config, contact, contact_row.locale, past, inbound)
-    ctx, reply, usage = decision.ctx, decision.reply, decision.usage
-    brain, model_name, error, language = (
-        decision.brain,
-        decision.model_name,
-        decision.error,
-        ctx.language,
+        await asyncio.shield(turn)
+    stored = await conversations.stored_response(
+        deps.sessions, received.message_row_id, deps.settings.duplicate_wait_seconds
     )
+    if stored is None:
+        raise StillProcessing("the original delivery of this message is still being processed")
+    return MessageResponse.model_validate(stored)
 
-    turn_id = new_id("turn")
-    response = MessageResponse(
+
+async def accept_message(
+    deps: AgentDeps, workspace_id: str, inbound: InboundMessage
+) -> MessageAccepted:
+    """Store the message and its callback, answer it in the background; never waits for it."""
+    received = await _store(deps, workspace_id, inbound, respond_async=True)
+    if not received.duplicate:
+        deps.turn_tasks.spawn(
+            process_contact(deps, workspace_id, received.contact_row_id, inbound.contact.id)
+        )
+    else:
+        deps.outbox_ready.set()  # a repeat of an answered message may have made its callback due
+    return MessageAccepted(
         message_id=inbound.message_id,
-        status="replied",
-        reply=Reply(text=reply, language=language),
-        actions=ctx.actions,
-        contact=conversations.contact_summary(contact),
-        turn_id=turn_id,
-        usage=TurnUsage(
-            brain=brain,
-            model=model_name,
-            prompt_version=config.prompts.version_label,
-            model_calls=usage.calls,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-        ),
+        idempotency_key=idempotency_key(inbound.channel, inbound.message_id),
     )
-    record = conversations.TurnRecord(
-        turn_id=turn_id,
-        brain=brain,
-        model=model_name,
-        prompt_version=config.prompts.version_label,
-        model_calls=usage.calls,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        error=error,
+
+
+async def _store(
+    deps: AgentDeps, workspace_id: str, inbound: InboundMessage, respond_async: bool
+) -> conversations.Received:
+    return await conversations.receive(
+        deps.sessions,
+        workspace_id,
+        inbound,
+        deps.clock(),
+        respond_async=respond_async,
+        gate=deps.write_gate,
     )
-    await conversations.save_turn(
-        deps.sessions, config.id, received, ctx, record, response, inbound.channel
-    )
-    return response
 
 
-@dataclass
-class Decision:
-    """What the brain decided for one message, before anything is stored."""
+async def process_contact(
+    deps: AgentDeps, workspace_id: str, contact_row_id: str, contact_key: str
+) -> None:
+    """Answer every stored, unanswered message of the contact, one turn at a time.
 
-    ctx: ToolContext
-    reply: str
-    brain: str
-    model_name: str
-    usage: ModelUsage
-    error: str | None
-
-
-async def decide(
-    deps: AgentDeps,
-    config: WorkspaceConfig,
-    contact: ContactState,
-    contact_locale: str | None,
-    past: list[models.Message],
-    inbound: InboundMessage,
-) -> Decision:
-    """Retrieve, run the brain and the qualification rule on a working copy of the contact.
-
-    Nothing is written here: ``run_turn`` stores the outcome, the prompt preview discards it.
+    Whoever holds the contact's lock answers what is waiting, oldest ``sent_at`` first; with a
+    burst window, what arrived together is answered together. A worker that finds nothing
+    waiting (another one answered its message) returns at once.
     """
-    now = deps.clock()
-    locale = (contact_locale or "")[:2].lower() or None
-    language = detect_language(inbound.text, contact.language or locale or config.default_language)
-    customer_words = [m.text for m in past if m.direction == "in"] + [inbound.text]
-    query = _retrieval_query(inbound.text, customer_words[:-1])
-    # One embedding call: the retrieval query, and the message alone for intent detection.
-    texts = [query] if query == inbound.text else [query, inbound.text]
-    vectors = await asyncio.to_thread(deps.embeddings.embed_queries, texts)
-    hits = await deps.knowledge.search(
-        config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date(), query=query
-    )
-
-    async def search(text: str) -> list[Hit]:
-        found = (await asyncio.to_thread(deps.embeddings.embed_queries, [text]))[0]
-        return await deps.knowledge.search(
-            config.id, found.tolist(), deps.settings.retrieval_k, now.date(), query=text
-        )
-
-    ctx = ToolContext(
-        config=config,
-        contact=contact,
-        customer_words=customer_words,
-        language=language,
-        now=now,
-        search=search,
-        retrieved=list(hits),
-    )
-    usage = ModelUsage()
-    brain, model_name, error, reply = OFFLINE, OFFLINE, None, ""
-    if deps.chat_model is not None:
-        brain, model_name = "llm", deps.model_name
-        try:
-            reply = await run_llm_agent(
-                ctx,
-                deps.chat_model,
-                _as_messages(past),
-                inbound.text,
-                inbound.channel,
-                deps.settings,
-                usage,
-            )
-        except ModelUnavailable as exc:
-            error = f"model unavailable: {exc}"
-    if not reply and ctx.handoff is None:
-        if brain == "llm":
-            brain = "llm+offline-planner"
-        reply = await run_offline_planner(
-            ctx, inbound.text, hits, _intent(deps, config, vectors[-1]), _thresholds(deps)
-        )
-    elif not reply:
-        team = config.team(ctx.handoff.team if ctx.handoff else None)
-        reply = config.prompts.phrase(
-            "handoff", language, business_name=config.name, team=team.name if team else ""
-        )
-    extra = await apply_qualification_rule(ctx, inbound.text)
-    if extra:
-        reply = f"{reply} {extra}".strip()
-    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
-    reply = unavailable_team_reply(ctx) or reply
-
-    return Decision(ctx, reply, brain, model_name, usage, error)
+    async with deps.contact_locks.hold(workspace_id, contact_key):
+        await _let_burst_settle(deps, contact_row_id)
+        async with deps.sessions() as session:
+            waiting = await conversations.unanswered(session, contact_row_id)
+        if not waiting:
+            return
+        batches = [waiting] if deps.settings.burst_window_seconds > 0 else [[m] for m in waiting]
+        slots = deps.turn_tasks.slots(deps.settings.max_concurrent_turns)
+        for batch in batches:
+            try:
+                async with slots:
+                    callbacks_due = await answer_messages(deps, workspace_id, batch)
+            except AlreadyAnswered:
+                continue  # another process (or recovery) saved it first; its answer stands
+            if callbacks_due:
+                deps.outbox_ready.set()
 
 
-def _retrieval_query(text: str, earlier_customer_words: list[str]) -> str:
-    """The message, with the previous one when it is too short to stand alone ('and in HCM?')."""
-    if len(text.split()) < 4 and len(text) < 25 and earlier_customer_words:
-        return f"{earlier_customer_words[-1]} {text}"
-    return text
-
-
-def _as_messages(past: list[models.Message]) -> list[BaseMessage]:
-    return [HumanMessage(m.text) if m.direction == "in" else AIMessage(m.text) for m in past]
-
-
-def _intent(deps: AgentDeps, config: WorkspaceConfig, vector: np.ndarray[Any, Any]) -> Any:
-    return deps.intents.best(config.intent_examples, vector)
-
-
-def _thresholds(deps: AgentDeps) -> PlannerThresholds:
-    return PlannerThresholds(
-        answer=deps.settings.planner_answer_threshold,
-        intent=deps.settings.planner_intent_threshold,
-        intent_margin=deps.settings.planner_intent_margin,
-    )
+async def _let_burst_settle(deps: AgentDeps, contact_row_id: str) -> None:
+    """Wait until no new message of the contact arrived for one window (bounded)."""
+    window, longest = deps.settings.burst_window_seconds, deps.settings.burst_max_wait_seconds
+    if window <= 0:
+        return
+    seen, newest = await conversations.count_unanswered(deps.sessions, contact_row_id)
+    if newest is None or newest < deps.clock() - timedelta(seconds=window + longest):
+        return  # sent long ago (a replay, or recovery after a restart): the burst is over
+    waited = 0.0
+    while waited < longest:
+        await deps.sleep(window)
+        waited += window
+        now_seen, _ = await conversations.count_unanswered(deps.sessions, contact_row_id)
+        if now_seen == seen:
+            return
+        seen = now_seen

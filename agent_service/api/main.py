@@ -13,6 +13,7 @@ from agent_service.api.routes import (
     approvals,
     audit,
     contacts,
+    delivery,
     health,
     intents,
     keys,
@@ -26,6 +27,7 @@ from agent_service.api.routes import (
     workspaces,
 )
 from agent_service.core.config import Settings, get_settings
+from agent_service.delivery.background import DeliveryWorkers
 from agent_service.knowledge_base.store import IndexUnavailable
 from agent_service.service import Service, build_service
 
@@ -46,7 +48,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         await svc.start()
         app.state.service = svc
         app.state.agent_deps = svc.deps
+        workers = DeliveryWorkers(svc.deps)  # issue 5: start-up recovery, callback dispatcher
+        await workers.start()
         yield
+        await workers.stop()
         await svc.stop()
 
     app = FastAPI(
@@ -78,6 +83,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         teams.router,
         intents.router,
         audit.router,
+        # issue 5: delivery
+        delivery.router,
     ):
         app.include_router(router)
     return app

@@ -87,6 +87,40 @@ class Settings(BaseSettings):
     hybrid_keyword_weight: float = Field(
         default=0.1, ge=0.0, le=1.0, description="BM25 share of the ranking (docs/retrieval.md)."
     )
+    # issue 5: delivery and durability (duplicates, ordering, bursts, callbacks).
+    burst_window_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Quiet time that closes a burst of one contact's messages; 0 answers each.",
+    )
+    burst_max_wait_seconds: float = Field(
+        default=10.0, ge=0, description="Longest a burst is held open while messages keep coming."
+    )
+    duplicate_wait_seconds: float = Field(
+        default=90.0,
+        gt=0,
+        description="How long a repeat delivery waits for the original's answer.",
+    )
+    callback_timeout_seconds: float = Field(default=10.0, gt=0)
+    callback_retry_base_seconds: float = Field(
+        default=2.0, gt=0, description="First callback retry delay; doubles per attempt."
+    )
+    callback_retry_max_seconds: float = Field(default=600.0, gt=0)
+    callback_max_attempts: int = Field(
+        default=15, ge=1, description="Attempts before a callback is marked failed."
+    )
+    callback_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the dispatcher looks for retries that are due."
+    )
+    callback_concurrency: int = Field(default=64, ge=1)
+    max_concurrent_turns: int = Field(
+        default=200, ge=1, description="Turns in flight at once; more wait (stored) for a slot."
+    )
+    unanswered_sweep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Retry messages still unanswered this long after arrival (a failed turn).",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

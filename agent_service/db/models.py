@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -163,7 +164,10 @@ class Contact(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("workspace_id", "channel", "channel_message_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "channel", "channel_message_id"),
+        Index("ix_messages_status_contact", "status", "contact_id"),  # issue 5
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
@@ -284,3 +288,34 @@ class PendingApproval(Base):
     decided_by: Mapped[str | None] = mapped_column(String(40))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- issue 5 ---
+class DeliverySettings(Base):
+    """How a workspace talks with its messaging layer: callback URL and the shared secrets."""
+
+    __tablename__ = "delivery_settings"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    # Kept in clear: an HMAC needs the secret itself, not a hash of it.
+    callback_secret: Mapped[str | None] = mapped_column(String(200))
+    signing_secret: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxCallback(Base):
+    """A response owed to the messaging layer by callback, kept until it is acknowledged."""
+
+    __tablename__ = "callback_outbox"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    # One callback per inbound message: the unique key makes repeats of an async request harmless.
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # waiting|pending|delivered|failed
+    body: Mapped[str | None] = mapped_column(Text)  # the exact bytes signed and sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

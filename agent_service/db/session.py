@@ -11,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 def create_engine(url: str) -> AsyncEngine:
     """An engine tuned for concurrent turns: WAL and a busy timeout on SQLite."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # issue 5: a burst of turns queues for connections; wait rather than fail the turn.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=10, max_overflow=10, pool_timeout=120
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

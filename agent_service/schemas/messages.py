@@ -136,9 +136,15 @@ class MessageResponse(BaseModel):
     """The answer to send and what the agent did."""
 
     message_id: str
-    status: Literal["replied", "silent"]
+    status: Literal["replied", "silent", "merged"] = Field(
+        description="`merged`: answered together with later messages of a burst; see `answered_by`."
+    )
     reply: Reply | None
     actions: list[Action]
     contact: ContactSummary
     turn_id: str | None = None
     usage: TurnUsage | None = None
+    answered_by: str | None = Field(
+        default=None,
+        description="For a merged message: the message_id whose response carries the reply.",
+    )

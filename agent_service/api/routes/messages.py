@@ -1,26 +1,64 @@
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated, Any
 
-from agent_service.agent.turn import run_turn
-from agent_service.api.deps import AgentDepsDep, ChannelKey
-from agent_service.api.errors import ERROR_RESPONSES
+from fastapi import APIRouter, Header, HTTPException, status
+from fastapi.responses import JSONResponse
+
+from agent_service.agent.turn import accept_message, run_turn
+from agent_service.api.deps import AgentDepsDep
+from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.api.inbound_signature import SignedChannelKey
+from agent_service.delivery import delivery_settings
+from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
+ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": MessageAccepted,
+        "description": "With `Prefer: respond-async`: stored; the response comes by callback.",
+    },
+    409: {
+        "model": ErrorBody,
+        "description": "`Prefer: respond-async` but the workspace has no callback URL.",
+    },
+}
 
 
-@router.post("", response_model=MessageResponse, responses=ERROR_RESPONSES)
+@router.post("", response_model=MessageResponse, responses={**ERROR_RESPONSES, **ASYNC_RESPONSES})
 async def post_message(
-    message: InboundMessage, principal: ChannelKey, deps: AgentDepsDep
-) -> MessageResponse:
+    message: InboundMessage,
+    principal: SignedChannelKey,
+    deps: AgentDepsDep,
+    prefer: Annotated[
+        str | None,
+        Header(description="`respond-async`: acknowledge with 202, send the answer by callback."),
+    ] = None,
+) -> Any:
     """Answer one customer message: the reply to send and the actions taken.
 
     Idempotent on (channel, message_id): a repeat returns the original response unchanged.
-    While a human owns the conversation the answer is `silent`, with no reply.
+    While a human owns the conversation the answer is `silent`, with no reply. Messages of a
+    burst answered together are `merged`, with `answered_by` naming the one carrying the reply.
+    With `Prefer: respond-async` the answer is POSTed to the workspace's callback URL instead.
     """
     limit = deps.settings.max_message_chars
     if len(message.text) > limit:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"text is {len(message.text)} characters; the limit is {limit}",
+        )
+    if prefer is not None and "respond-async" in prefer.lower():
+        target = await delivery_settings.load(deps.sessions, principal.workspace_id)
+        if target is None or not target.callback_url:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                "no callback URL for asynchronous answers: set one with "
+                "PUT /v1/workspaces/current/delivery, or drop 'Prefer: respond-async'",
+            )
+        accepted = await accept_message(deps, principal.workspace_id, message)
+        return JSONResponse(
+            accepted.model_dump(mode="json"),
+            status_code=status.HTTP_202_ACCEPTED,
+            headers={"Preference-Applied": "respond-async"},
         )
     return await run_turn(deps, principal.workspace_id, message)

@@ -1,0 +1,278 @@
+"""The agent's turn proper: stored messages in, one reply and lifecycle actions out.
+
+``run_turn`` (turn.py) decides which messages a turn answers; this module answers them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from agent_service import conversations
+from agent_service.agent.chat_model import ModelUnavailable
+from agent_service.agent.context import ContactState, ToolContext
+from agent_service.agent.deps import AgentDeps
+from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
+from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
+from agent_service.agent.qualification_rule import apply_qualification_rule
+from agent_service.agent.query_batcher import QueryBatcher
+from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
+from agent_service.db import models
+from agent_service.ids import new_id
+from agent_service.knowledge_base.index import Hit
+from agent_service.language import detect_language
+from agent_service.schemas.messages import (
+    Action,
+    FieldsUpdated,
+    LeadLost,
+    LifecycleStageChanged,
+    MessageResponse,
+    Reply,
+    TurnUsage,
+)
+from agent_service.turn_outcome import TurnRecord, save_silent, save_turn
+from agent_service.workspace import WorkspaceConfig, load_workspace_config
+
+OFFLINE = "offline-planner"
+
+
+async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models.Message]) -> bool:
+    """Answer ``batch`` (one message, or a burst, oldest first) with one reply.
+
+    Returns True when callbacks became due. Raises ``AlreadyAnswered`` when another worker
+    saved these messages first; then nothing of this turn is written.
+    """
+    started = time.perf_counter()
+    now = deps.clock()
+    newest = batch[-1]
+    text = "\n".join(m.text for m in batch)
+    async with deps.sessions() as session:
+        config = await load_workspace_config(session, workspace_id)
+        contact_row = await session.get(models.Contact, newest.contact_id)
+        assert contact_row is not None
+        past = await conversations.history(
+            session, contact_row.id, newest.id, deps.settings.history_messages
+        )
+        answered_until = await conversations.last_answered_sent_at(session, contact_row.id)
+    # Late: the customer sent it before a message already answered. It is answered, but it must
+    # not move the contact's state backwards (see docs/reliability.md).
+    late = answered_until is not None and newest.sent_at < answered_until
+    contact = conversations.contact_state(contact_row)
+    if contact.owner == "human":
+        summary = conversations.contact_summary(contact)
+        silent = {
+            m.id: MessageResponse(
+                message_id=m.channel_message_id or m.id,
+                status="silent",
+                reply=None,
+                actions=[],
+                contact=summary,
+            )
+            for m in batch
+        }
+        return await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
+
+    decision = await decide(deps, config, contact, contact_row.locale, past, text, newest.channel)
+    ctx, reply, usage, language = (
+        decision.ctx,
+        decision.reply,
+        decision.usage,
+        decision.ctx.language,
+    )
+    brain, model_name, error = decision.brain, decision.model_name, decision.error
+
+    if late:
+        _keep_state_forward(ctx, conversations.contact_state(contact_row))
+    turn_id = new_id("turn")
+    summary = conversations.contact_summary(ctx.contact)
+    answering = newest.channel_message_id or newest.id
+    response = MessageResponse(
+        message_id=answering,
+        status="replied",
+        reply=Reply(text=reply, language=language),
+        actions=ctx.actions,
+        contact=summary,
+        turn_id=turn_id,
+        usage=TurnUsage(
+            brain=brain,
+            model=model_name,
+            prompt_version=config.prompts.version_label,
+            model_calls=usage.calls,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+        ),
+    )
+    # The burst's earlier messages point at the reply that answered them; it comes last.
+    responses = {
+        m.id: MessageResponse(
+            message_id=m.channel_message_id or m.id,
+            status="merged",
+            reply=None,
+            actions=[],
+            contact=summary,
+            turn_id=turn_id,
+            answered_by=answering,
+        )
+        for m in batch[:-1]
+    }
+    responses[newest.id] = response
+    record = TurnRecord(
+        turn_id=turn_id,
+        brain=brain,
+        model=model_name,
+        prompt_version=config.prompts.version_label,
+        model_calls=usage.calls,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        error=error,
+    )
+    return await save_turn(
+        deps.sessions,
+        config.id,
+        contact_row.id,
+        ctx,
+        record,
+        responses,
+        newest.channel,
+        deps.write_gate,
+    )
+
+
+@dataclass
+class Decision:
+    """What the brain decided for one message (or burst), before anything is stored."""
+
+    ctx: ToolContext
+    reply: str
+    brain: str
+    model_name: str
+    usage: ModelUsage
+    error: str | None
+
+
+async def decide(
+    deps: AgentDeps,
+    config: WorkspaceConfig,
+    contact: ContactState,
+    contact_locale: str | None,
+    past: list[models.Message],
+    text: str,
+    channel: str,
+) -> Decision:
+    """Retrieve, run the brain and the qualification rule on a working copy of the contact.
+
+    Nothing is written here: ``answer_messages`` stores the outcome, the prompt preview
+    discards it.
+    """
+    now = deps.clock()
+    locale = (contact_locale or "")[:2].lower() or None
+    language = detect_language(text, contact.language or locale or config.default_language)
+    customer_words = [m.text for m in past if m.direction == "in"] + [text]
+    query = _retrieval_query(text, customer_words[:-1])
+    # One embedding call: the retrieval query, and the message alone for intent detection.
+    texts = [query] if query == text else [query, text]
+    vectors = await _embed(deps, texts)
+    hits = await deps.knowledge.search(
+        config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date(), query=query
+    )
+
+    async def search(wanted: str) -> list[Hit]:
+        found = (await _embed(deps, [wanted]))[0]
+        return await deps.knowledge.search(
+            config.id, found.tolist(), deps.settings.retrieval_k, now.date(), query=wanted
+        )
+
+    ctx = ToolContext(
+        config=config,
+        contact=contact,
+        customer_words=customer_words,
+        language=language,
+        now=now,
+        search=search,
+        retrieved=list(hits),
+    )
+    usage = ModelUsage()
+    brain, model_name, error, reply = OFFLINE, OFFLINE, None, ""
+    if deps.chat_model is not None:
+        brain, model_name = "llm", deps.model_name
+        try:
+            reply = await run_llm_agent(
+                ctx, deps.chat_model, _as_messages(past), text, channel, deps.settings, usage
+            )
+        except ModelUnavailable as exc:
+            error = f"model unavailable: {exc}"
+    if not reply and ctx.handoff is None:
+        if brain == "llm":
+            brain = "llm+offline-planner"
+        reply = await run_offline_planner(
+            ctx, text, hits, _intent(deps, config, vectors[-1]), _thresholds(deps)
+        )
+    elif not reply:
+        team = config.team(ctx.handoff.team if ctx.handoff else None)
+        reply = config.prompts.phrase(
+            "handoff", language, business_name=config.name, team=team.name if team else ""
+        )
+    extra = await apply_qualification_rule(ctx, text)
+    if extra:
+        reply = f"{reply} {extra}".strip()
+    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
+    reply = unavailable_team_reply(ctx) or reply
+    return Decision(ctx, reply, brain, model_name, usage, error)
+
+
+def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:
+    """A late message keeps its reply and handoff, but no stage move, lost mark or overwrite."""
+    current = ctx.contact
+    current.lifecycle_stage, current.lost, current.lost_reason = (
+        stored.lifecycle_stage,
+        stored.lost,
+        stored.lost_reason,
+    )
+    current.fields = {**current.fields, **stored.fields}  # only fills fields still empty
+    current.pending_field = stored.pending_field
+    ctx.stage_decisions.clear()
+    kept: list[Action] = []
+    for action in ctx.actions:
+        if isinstance(action, LifecycleStageChanged | LeadLost):
+            continue
+        if isinstance(action, FieldsUpdated):
+            filled = {k: v for k, v in action.fields.items() if k not in stored.fields}
+            if not filled:
+                continue
+            action = FieldsUpdated(fields=filled)
+        kept.append(action)
+    ctx.actions[:] = kept
+
+
+async def _embed(deps: AgentDeps, texts: list[str]) -> np.ndarray[Any, Any]:
+    if deps.query_batcher is None:
+        deps.query_batcher = QueryBatcher(deps.embeddings.embed_queries)
+    return await deps.query_batcher.embed(texts)
+
+
+def _retrieval_query(text: str, earlier_customer_words: list[str]) -> str:
+    """The message, with the previous one when it is too short to stand alone ('and in HCM?')."""
+    if len(text.split()) < 4 and len(text) < 25 and earlier_customer_words:
+        return f"{earlier_customer_words[-1]} {text}"
+    return text
+
+
+def _as_messages(past: list[models.Message]) -> list[BaseMessage]:
+    return [HumanMessage(m.text) if m.direction == "in" else AIMessage(m.text) for m in past]
+
+
+def _intent(deps: AgentDeps, config: WorkspaceConfig, vector: np.ndarray[Any, Any]) -> Any:
+    return deps.intents.best(config.intent_examples, vector)
+
+
+def _thresholds(deps: AgentDeps) -> PlannerThresholds:
+    return PlannerThresholds(
+        answer=deps.settings.planner_answer_threshold,
+        intent=deps.settings.planner_intent_threshold,
+        intent_margin=deps.settings.planner_intent_margin,
+    )

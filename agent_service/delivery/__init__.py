@@ -1,0 +1,1 @@
+"""Delivery to and from the messaging layer: signatures, callbacks, start-up recovery."""

@@ -1,0 +1,83 @@
+"""The callback outbox: responses owed by callback, written in the turn's own transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.db import models
+from agent_service.ids import new_id
+from agent_service.schemas.delivery import CallbackBody
+from agent_service.schemas.messages import MessageResponse
+
+
+def idempotency_key(channel: str, channel_message_id: str) -> str:
+    """Stable across repeats of the same message, so the receiver can drop repeated callbacks."""
+    return f"{channel}:{channel_message_id}"
+
+
+def new_callback(
+    workspace_id: str, message: models.Message, now: datetime
+) -> models.OutboxCallback:
+    """The callback row of a message stored just now (no answer can exist yet)."""
+    return models.OutboxCallback(
+        id=new_id("cb"),
+        workspace_id=workspace_id,
+        message_id=message.id,
+        idempotency_key=idempotency_key(message.channel, message.channel_message_id or message.id),
+        status="waiting",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def ensure_callback(
+    session: AsyncSession, workspace_id: str, message: models.Message, now: datetime
+) -> models.OutboxCallback:
+    """The message's callback row, created once; filled at once if the answer already exists."""
+    row = await session.scalar(select(models.OutboxCallback).filter_by(message_id=message.id))
+    if row is not None:
+        return row
+    row = new_callback(workspace_id, message, now)
+    session.add(row)
+    await session.flush()
+    # Read the answer again under the write lock: a turn that committed meanwhile found no row.
+    answer = await session.scalar(
+        select(models.Message.response).where(models.Message.id == message.id).with_for_update()
+    )
+    if answer is not None:
+        _fill(row, workspace_id, MessageResponse.model_validate(answer), now)
+    return row
+
+
+async def fill_callbacks(
+    session: AsyncSession,
+    workspace_id: str,
+    responses: dict[str, MessageResponse],
+    now: datetime,
+) -> bool:
+    """Inside the turn's transaction: the waiting callbacks of these messages become due."""
+    rows = (
+        await session.scalars(
+            select(models.OutboxCallback).where(
+                models.OutboxCallback.message_id.in_(list(responses)),
+                models.OutboxCallback.status == "waiting",
+            )
+        )
+    ).all()
+    for row in rows:
+        _fill(row, workspace_id, responses[row.message_id], now)
+    return bool(rows)
+
+
+def _fill(
+    row: models.OutboxCallback, workspace_id: str, response: MessageResponse, now: datetime
+) -> None:
+    body = CallbackBody(
+        workspace_id=workspace_id, idempotency_key=row.idempotency_key, response=response
+    )
+    row.body = body.model_dump_json(by_alias=True)
+    row.status, row.next_attempt_at = "pending", now

@@ -1,0 +1,191 @@
+"""A turn's outcome, written in one transaction, only if no other worker answered first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agent_service.agent.context import ToolContext
+from agent_service.db import models
+from agent_service.db.write_gate import WriteGate
+from agent_service.delivery.outbox import fill_callbacks
+from agent_service.ids import new_id
+from agent_service.schemas.messages import MessageResponse
+
+
+@dataclass
+class TurnRecord:
+    """Everything a turn decided, written in one transaction."""
+
+    turn_id: str
+    brain: str
+    model: str
+    prompt_version: str
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    error: str | None
+
+
+class AlreadyAnswered(Exception):
+    """Another worker (another process, or recovery) answered these messages first."""
+
+
+async def _claim(
+    session: AsyncSession, responses: dict[str, MessageResponse], turn_id: str | None
+) -> None:
+    """Mark the messages answered, only if they are still waiting: the database decides."""
+    for message_id, response in responses.items():
+        result = await session.execute(
+            update(models.Message)
+            .where(models.Message.id == message_id, models.Message.status == "received")
+            .values(
+                status="processed",
+                turn_id=turn_id,
+                response=response.model_dump(mode="json", by_alias=True),
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise AlreadyAnswered(message_id)
+
+
+async def save_silent(
+    sessions: async_sessionmaker[AsyncSession],
+    workspace_id: str,
+    responses: dict[str, MessageResponse],
+    now: datetime,
+    gate: WriteGate,
+) -> bool:
+    """Record the silent answers; True when callbacks became due."""
+    async with gate.hold(), sessions() as session, session.begin():
+        await _claim(session, responses, None)
+        return await fill_callbacks(session, workspace_id, responses, now)
+
+
+async def save_turn(
+    sessions: async_sessionmaker[AsyncSession],
+    workspace_id: str,
+    contact_row_id: str,
+    ctx: ToolContext,
+    record: TurnRecord,
+    responses: dict[str, MessageResponse],
+    reply_channel: str,
+    gate: WriteGate,
+) -> bool:
+    """Apply the turn: reply, contact, stage history, handoff, turn log, the responses and the
+    callbacks they owe. Raises ``AlreadyAnswered`` (and writes nothing) when beaten to it.
+    Returns True when callbacks became due."""
+    now = ctx.now
+    answered = list(responses.values())[-1]
+    async with gate.hold(), sessions() as session, session.begin():
+        await _claim(session, responses, record.turn_id)
+        contact = await session.get(models.Contact, contact_row_id)
+        assert contact is not None
+        state = ctx.contact
+        contact.lifecycle_stage, contact.lost, contact.lost_reason = (
+            state.lifecycle_stage,
+            state.lost,
+            state.lost_reason,
+        )
+        contact.owner, contact.assigned_to = state.owner, state.assigned_to
+        contact.fields, contact.pending_field = dict(state.fields), state.pending_field
+        contact.language, contact.updated_at = ctx.language, now
+        for message_id in responses:
+            message = await session.get(models.Message, message_id)
+            assert message is not None
+            message.language = ctx.language
+        for d in ctx.stage_decisions:
+            session.add(
+                models.StageChange(
+                    id=new_id("sc"),
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    kind=d.kind,
+                    from_stage=d.from_stage,
+                    to_stage=d.to_stage,
+                    actor="ai",
+                    reason=d.reason,
+                    evidence=d.evidence,
+                    confidence=d.confidence,
+                    prompt_version=record.prompt_version,
+                    model=record.model,
+                    turn_id=record.turn_id,
+                    created_at=now,
+                )
+            )
+        for d in ctx.pending_approvals:  # issue 3: stage moves waiting for a human
+            session.add(
+                models.PendingApproval(
+                    id=new_id("apr"),
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    kind=d.kind,
+                    from_stage=d.from_stage,
+                    to_stage=d.to_stage,
+                    reason=d.reason,
+                    evidence=d.evidence,
+                    confidence=d.confidence,
+                    prompt_version=record.prompt_version,
+                    model=record.model,
+                    turn_id=record.turn_id,
+                    status="pending",
+                    created_at=now,
+                )
+            )
+        if ctx.handoff is not None:
+            session.add(
+                models.Handoff(
+                    id=new_id("ho"),
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    team=ctx.handoff.team,
+                    reason=ctx.handoff.reason,
+                    summary=ctx.handoff.summary,
+                    turn_id=record.turn_id,
+                    created_at=now,
+                )
+            )
+        if answered.reply is not None:
+            session.add(
+                models.Message(
+                    id=new_id("msg"),
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    direction="out",
+                    channel=reply_channel,
+                    channel_message_id=None,
+                    text=answered.reply.text,
+                    language=answered.reply.language,
+                    sent_at=now,
+                    source=None,
+                    status="processed",
+                    turn_id=record.turn_id,
+                    created_at=now,
+                )
+            )
+        session.add(
+            models.Turn(
+                id=record.turn_id,
+                workspace_id=workspace_id,
+                contact_id=contact.id,
+                inbound_message_id=list(responses)[-1],
+                brain=record.brain,
+                model=record.model,
+                prompt_version=record.prompt_version,
+                model_calls=record.model_calls,
+                input_tokens=record.input_tokens,
+                output_tokens=record.output_tokens,
+                latency_ms=record.latency_ms,
+                retrieved=[
+                    {"id": h.id, "score": h.score, "question": h.question} for h in ctx.retrieved
+                ],
+                tool_calls=[t.as_dict() for t in ctx.tool_log],
+                error=record.error,
+                created_at=now,
+            )
+        )
+        return await fill_callbacks(session, workspace_id, responses, now)
