@@ -6,15 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.agent.circuit_breaker import CircuitBreakers
 from agent_service.agent.intents import IntentDetector
 from agent_service.core.config import Settings
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
+from agent_service.rate_limits import RateLimits
 
 
 def utc_now() -> datetime:
@@ -56,3 +58,13 @@ class AgentDeps:
     model_name: str = "offline-planner"
     clock: Callable[[], datetime] = utc_now
     contact_locks: ContactLocks = field(default_factory=ContactLocks)
+    # issue 5: per-process guards built from the settings and the clock.
+    breakers: CircuitBreakers = field(init=False)
+    rate_limits: RateLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.breakers = CircuitBreakers(
+            s.breaker_failure_threshold, timedelta(seconds=s.breaker_cooldown_seconds), self.clock
+        )
+        self.rate_limits = RateLimits(s, self.clock)

@@ -6,6 +6,7 @@ The same function serves the HTTP API, the CLI and the eval runner.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -13,12 +14,14 @@ import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent_service import conversations
-from agent_service.agent.chat_model import ModelUnavailable
+from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ToolContext
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
+from agent_service.agent.llm_agent import ModelUsage
+from agent_service.agent.model_brain import conversation_cap_reply, run_model_brain
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
+from agent_service.agent.turn_trace import log_turn_trace
 from agent_service.db import models
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
@@ -27,6 +30,7 @@ from agent_service.schemas.messages import InboundMessage, MessageResponse, Repl
 from agent_service.workspace import WorkspaceConfig, load_workspace_config
 
 OFFLINE = "offline-planner"
+log = logging.getLogger("agent_service.turn")
 
 
 async def run_turn(deps: AgentDeps, workspace_id: str, inbound: InboundMessage) -> MessageResponse:
@@ -99,20 +103,17 @@ async def _answer(
     )
     usage = ModelUsage()
     brain, model_name, error, reply = OFFLINE, OFFLINE, None, ""
-    if deps.chat_model is not None:
-        brain, model_name = "llm", deps.model_name
-        try:
-            reply = await run_llm_agent(
-                ctx,
-                deps.chat_model,
-                _as_messages(past),
-                inbound.text,
-                inbound.channel,
-                deps.settings,
-                usage,
-            )
-        except ModelUnavailable as exc:
-            error = f"model unavailable: {exc}"
+    canary = canary_for(deps.settings, config.id)
+    capped = await conversation_cap_reply(deps, ctx, received.contact_row_id)
+    if capped is not None:
+        brain, reply = "conversation-cap", capped
+    elif deps.chat_model is not None:
+        outcome = await run_model_brain(
+            deps, ctx, _as_messages(past), inbound.text, inbound.channel, usage, canary
+        )
+        reply, error = outcome.reply, outcome.error
+        if not outcome.skipped:
+            brain, model_name = "llm", deps.model_name
     if not reply and ctx.handoff is None:
         if brain == "llm":
             brain = "llm+offline-planner"
@@ -127,6 +128,11 @@ async def _answer(
     extra = await apply_qualification_rule(ctx, inbound.text)
     if extra:
         reply = f"{reply} {extra}".strip()
+    if leaks_canary(reply, canary):
+        # The model is repeating its instructions: say something safe and record it.
+        reply = config.prompts.phrase("clarify", language, business_name=config.name)
+        error = "; ".join(filter(None, [error, "guardrail: reply contained the prompt canary"]))
+        log.warning("guardrail", extra={"fields": {"rule": "canary", "turn_brain": brain}})
 
     turn_id = new_id("turn")
     response = MessageResponse(
@@ -159,6 +165,7 @@ async def _answer(
     await conversations.save_turn(
         deps.sessions, config.id, received, ctx, record, response, inbound.channel
     )
+    log_turn_trace(record, ctx, usage, inbound.text)
     return response
 
 

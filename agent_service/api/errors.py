@@ -20,6 +20,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body or the text is too large."},
 }
 
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "Too many new messages for this workspace or contact; see Retry-After.",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+        },
+    }
+}
+
 
 class BodySizeLimit:
     """Refuse bodies over ``max_bytes`` with 413 before they are read into memory."""

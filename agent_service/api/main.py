@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from agent_service.api.errors import BodySizeLimit
+from agent_service.api.errors import BodySizeLimit, ErrorBody
+from agent_service.api.request_id import RequestId
 from agent_service.api.routes import contacts, health, messages
 from agent_service.core.config import Settings, get_settings
+from agent_service.core.logs import configure_logging
+from agent_service.rate_limits import RateLimited
 from agent_service.service import Service, build_service
 
 DESCRIPTION = """
@@ -39,6 +43,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestId)  # outermost: every response carries X-Request-ID
+    configure_logging(settings.log_level, settings.log_json)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(
+            ErrorBody(detail=str(exc)).model_dump(),
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
     for router in (health.router, messages.router, contacts.router):
         app.include_router(router)
     return app

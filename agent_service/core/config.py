@@ -72,6 +72,32 @@ class Settings(BaseSettings):
         default=0.015, description="How far the best intent must lead the runner-up."
     )
 
+    # issue 5: model faults, limits and security.
+    turn_deadline_seconds: float = Field(
+        default=25.0, gt=0, description="The LLM path of one turn, retries included; then fallback."
+    )
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failed turns that open a model's circuit."
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0, ge=0, description="How long an open circuit waits before one probe."
+    )
+    max_turns_per_conversation: int = Field(
+        default=40, ge=1, description="Agent turns per conversation before a human takes over."
+    )
+    max_tokens_per_workspace_per_day: int = Field(
+        default=2_000_000, ge=0, description="Model tokens a workspace may use per UTC day."
+    )
+    workspace_rate_per_second: float = Field(default=50.0, gt=0)
+    workspace_burst: int = Field(default=100, ge=1)
+    contact_rate_per_second: float = Field(default=2.0, gt=0)
+    contact_burst: int = Field(default=10, ge=1)
+    canary_secret: str | None = Field(
+        default=None, description="Derives each workspace's prompt canary; random when unset."
+    )
+    log_json: bool = Field(default=True, description="One JSON object per log line.")
+    log_level: str = "INFO"
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "development":

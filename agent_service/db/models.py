@@ -241,3 +241,14 @@ class ContactEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     response: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- issue 5 ---
+class ModelUsageDaily(Base):
+    """Model tokens a workspace used on one UTC day; the daily cap reads it."""
+
+    __tablename__ = "model_usage_daily"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model_calls: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
