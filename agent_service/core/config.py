@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     turn_deadline_seconds: float = Field(
         default=25.0, gt=0, description="The LLM path of one turn, retries included; then fallback."
     )
+    llm_backoff_base_seconds: float = Field(
+        default=0.5, gt=0, description="First retry waits up to this, doubling each time."
+    )
     breaker_failure_threshold: int = Field(
         default=5, ge=1, description="Consecutive failed turns that open a model's circuit."
     )
