@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent_service.api.errors import BodySizeLimit, ErrorBody
+from agent_service.api.errors import BodySizeLimit, ErrorBody, http_error
 from agent_service.api.request_id import RequestId
 from agent_service.api.routes import contacts, health, messages
 from agent_service.core.config import Settings, get_settings
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestId)  # outermost: every response carries X-Request-ID
     configure_logging(settings.log_level, settings.log_json)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
     @app.exception_handler(RateLimited)
     async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
