@@ -3,6 +3,7 @@ from typing import Annotated
 from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import StageDecision, ToolContext
+from agent_service.agent.injection_guard import evidence_refusal
 from agent_service.lifecycle import PolicyRefusal
 from agent_service.schemas.messages import LeadLost
 
@@ -33,6 +34,8 @@ async def mark_lead_lost(
     )
     if target.requires_approval:
         raise PolicyRefusal(f"marking a lead '{target.name}' needs a human's approval")
+    if (why := evidence_refusal("mark_lead_lost", evidence, ctx.config)) is not None:
+        raise PolicyRefusal(why)
     ctx.stage_decisions.append(
         StageDecision("lost", contact.lifecycle_stage, target.name, reason, evidence, None)
     )

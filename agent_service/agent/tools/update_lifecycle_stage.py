@@ -3,6 +3,7 @@ from typing import Annotated
 from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import StageDecision, ToolContext
+from agent_service.agent.injection_guard import evidence_refusal
 from agent_service.lifecycle import PolicyRefusal
 from agent_service.schemas.messages import LifecycleStageChanged
 
@@ -36,6 +37,8 @@ async def update_lifecycle_stage(
     target = ctx.config.lifecycle.check_ai_move(contact.lifecycle_stage, contact.lost, stage)
     if target.requires_approval:
         raise PolicyRefusal(f"moving to '{target.name}' needs a human's approval")
+    if (why := evidence_refusal("update_lifecycle_stage", evidence, ctx.config)) is not None:
+        raise PolicyRefusal(why)
     decision = StageDecision(
         "stage", contact.lifecycle_stage, target.name, reason, evidence, confidence
     )
