@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from agent_service.agent.model_brain import endpoint_key
 from agent_service.api.main import create_app
 from agent_service.core.config import Settings
 from agent_service.service import build_service
@@ -20,6 +21,9 @@ from agent_service.testing.fake_openai_server import FakeOpenAIServer, completio
 
 KEY = "bench-channel-key-0001"
 SCENARIOS: list[tuple[str, dict[str, Any]]] = [
+    # Not printed: the first fallback embeds the intent examples once (about 2 s).
+    ("warm-up", {"status": 401}),
+    ("circuit open (provider down)", {"status": 500, "open_circuit": True}),
     ("healthy", {"status": 200, "message": completion("We open at 10:00.")}),
     ("429 Retry-After: 1", {"status": 429, "headers": {"Retry-After": "1"}}),
     ("429 insufficient_quota", {"status": 429, "body": {"error": {"code": "insufficient_quota"}}}),
@@ -54,6 +58,11 @@ def main() -> None:
         with TestClient(create_app(settings, service)) as client:
             for i, (name, spec) in enumerate(SCENARIOS):
                 server.default, server.requests = spec, []
+                if spec.get("open_circuit"):
+                    breaker = service.deps.breakers.for_endpoint(endpoint_key(service.deps))
+                    breaker.opened_at = service.deps.clock()
+                else:
+                    service.deps.breakers.breakers.clear()
                 body = {
                     "message_id": f"bench.{i}",
                     "channel": "whatsapp",
@@ -68,6 +77,8 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 answer = response.json()
                 error = asyncio.run(_error(service, answer.get("turn_id")))
+                if name == "warm-up":
+                    continue
                 print(
                     f"| {name} | {len(server.requests)} | {seconds:.2f} | "
                     f"{answer['usage']['brain']} | {(error or '-')[:70]} |"
