@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from agent_service.db import models
 from agent_service.testing.fake_openai_server import FakeOpenAIServer, completion
+from agent_service.testing.scripted_chat_model import ScriptedChatModel, reply, tool_call
 from tests.conftest import CHANNEL, ClientFactory, message
 from tests.records import rows
 
@@ -220,3 +221,29 @@ def test_repeat_delivery_after_a_fault_is_answered_from_the_record(
         assert_one_reply_and_recorded(client, "c-repeat", "Error code: 500")
     assert first.status_code == again.status_code == 200 and first.json() == again.json()
     assert len(server.requests) == calls
+
+
+def test_a_failure_after_a_tool_call_rolls_the_attempt_back(make_client: ClientFactory) -> None:
+    text = "I want to book the hydrating facial this Saturday"
+    move = tool_call(
+        "update_lifecycle_stage",
+        stage="Hot Lead",
+        reason="wants to book",
+        evidence=text,
+        confidence=0.9,
+    )
+    look = tool_call("search_knowledge_base", query="hydrating facial")
+    model = ScriptedChatModel(steps=[reply("", move, look), RuntimeError("provider fell over")])
+    with make_client(chat_model=model) as client:
+        body, _ = ask(client, text, "c-rollback")
+        turn = assert_one_reply_and_recorded(client, "c-rollback", "provider fell over")
+        changes = rows(client, models.StageChange, contact_id=turn.contact_id)
+    model.assert_all_used()
+    assert turn.tool_calls[0]["status"] == "discarded"
+    assert body["usage"]["brain"] == "llm+offline-planner"
+    # The offline planner decided afresh; only its own decisions were stored.
+    assert [a for a in body["actions"] if a["type"] == "lifecycle_stage_changed"] == [
+        a for a in body["actions"] if a.get("reason") == "the customer wants to book"
+    ]
+    assert all(c.actor in ("system", "ai") for c in changes)
+    assert not [c for c in changes if c.reason == "wants to book"]
