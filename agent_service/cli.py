@@ -22,7 +22,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     from agent_service.api.main import create_app
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    # Requests are logged as JSON (with request id) by the app itself, not by uvicorn.
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()

@@ -26,6 +26,7 @@ SYSTEM_VARIABLES = frozenset(
         "missing_fields",
         "known_fields",
         "knowledge",
+        "canary",
     }
 )
 PHRASE_VARIABLES = frozenset({"name", "business_name", "team", "hours"})

@@ -16,6 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 
+from agent_service.agent.deps import AgentDeps
+from agent_service.agent.intents import IntentDetector
 from agent_service.api.main import create_app
 from agent_service.core.config import Settings
 from agent_service.service import build_service
@@ -124,6 +126,14 @@ def _run_sql(*statements: str) -> None:
 
 
 ClientFactory = Callable[..., Any]
+_INTENTS: list[IntentDetector] = []
+
+
+def _shared_intents(deps: AgentDeps) -> IntentDetector:
+    """Intent examples are embedded once per test session, not once per client (~2 s each)."""
+    if not _INTENTS:
+        _INTENTS.append(deps.intents)
+    return _INTENTS[0]
 
 
 @pytest.fixture
@@ -138,6 +148,7 @@ def make_client(data_dir: Path) -> Iterator[ClientFactory]:
     ) -> Iterator[TestClient]:
         settings = make_settings(data_dir, **overrides)
         service = build_service(settings, chat_model=chat_model, clock=clock or TickingClock())
+        service.deps.intents = _shared_intents(service.deps)
         with TestClient(create_app(settings, service=service)) as client:
             client.app_state = service  # type: ignore[attr-defined]
             yield client

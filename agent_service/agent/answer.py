@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -13,14 +14,16 @@ import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent_service import conversations
-from agent_service.agent.chat_model import ModelUnavailable
+from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ContactState, ToolContext
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
+from agent_service.agent.llm_agent import ModelUsage
+from agent_service.agent.model_brain import conversation_cap_reply, run_model_brain
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
 from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
+from agent_service.agent.turn_trace import log_turn_trace
 from agent_service.db import models
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
@@ -38,6 +41,7 @@ from agent_service.turn_outcome import TurnRecord, save_silent, save_turn
 from agent_service.workspace import WorkspaceConfig, load_workspace_config
 
 OFFLINE = "offline-planner"
+log = logging.getLogger("agent_service.turn")
 
 
 async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models.Message]) -> bool:
@@ -76,7 +80,9 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
         }
         return await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
 
-    decision = await decide(deps, config, contact, contact_row.locale, past, text, newest.channel)
+    decision = await decide(
+        deps, config, contact, contact_row.locale, past, text, newest.channel, contact_row.id
+    )
     ctx, reply, usage, language = (
         decision.ctx,
         decision.reply,
@@ -131,7 +137,7 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
         error=error,
     )
-    return await save_turn(
+    callbacks_due = await save_turn(
         deps.sessions,
         config.id,
         contact_row.id,
@@ -141,6 +147,8 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
         newest.channel,
         deps.write_gate,
     )
+    log_turn_trace(record, ctx, usage, text)
+    return callbacks_due
 
 
 @dataclass
@@ -163,6 +171,7 @@ async def decide(
     past: list[models.Message],
     text: str,
     channel: str,
+    contact_row_id: str | None = None,
 ) -> Decision:
     """Retrieve, run the brain and the qualification rule on a working copy of the contact.
 
@@ -198,14 +207,15 @@ async def decide(
     )
     usage = ModelUsage()
     brain, model_name, error, reply = OFFLINE, OFFLINE, None, ""
-    if deps.chat_model is not None:
-        brain, model_name = "llm", deps.model_name
-        try:
-            reply = await run_llm_agent(
-                ctx, deps.chat_model, _as_messages(past), text, channel, deps.settings, usage
-            )
-        except ModelUnavailable as exc:
-            error = f"model unavailable: {exc}"
+    canary = canary_for(deps.settings, config.id)
+    capped = await conversation_cap_reply(deps, ctx, contact_row_id) if contact_row_id else None
+    if capped is not None:
+        brain, reply = "conversation-cap", capped
+    elif deps.chat_model is not None:
+        outcome = await run_model_brain(deps, ctx, _as_messages(past), text, channel, usage, canary)
+        reply, error = outcome.reply, outcome.error
+        if not outcome.skipped:
+            brain, model_name = "llm", deps.model_name
     if not reply and ctx.handoff is None:
         if brain == "llm":
             brain = "llm+offline-planner"
@@ -222,6 +232,11 @@ async def decide(
         reply = f"{reply} {extra}".strip()
     # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
     reply = unavailable_team_reply(ctx) or reply
+    if leaks_canary(reply, canary):
+        # The model is repeating its instructions: say something safe and record it.
+        reply = config.prompts.phrase("clarify", language, business_name=config.name)
+        error = "; ".join(filter(None, [error, "guardrail: reply contained the prompt canary"]))
+        log.warning("guardrail", extra={"fields": {"rule": "canary", "turn_brain": brain}})
     return Decision(ctx, reply, brain, model_name, usage, error)
 
 

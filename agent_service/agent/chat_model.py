@@ -79,7 +79,10 @@ class _Backoff:
         if wait is None:
             wait = random.uniform(0, min(self.cap, self.base * 2 ** (state.attempt_number - 1)))
         if self.spent + wait > self.budget:
-            raise ModelUnavailable(f"retry budget of {self.budget}s exhausted") from exc
+            raise ModelUnavailable(
+                f"retry budget of {self.budget}s exhausted after "
+                f"{state.attempt_number} attempt(s); last: {type(exc).__name__}: {exc}"
+            ) from exc
         self.spent += wait
         return wait
 
@@ -91,7 +94,7 @@ async def invoke_model(
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_retryable),
         stop=stop_after_attempt(settings.llm_max_attempts),
-        wait=_Backoff(settings.llm_retry_budget_seconds),
+        wait=_Backoff(settings.llm_retry_budget_seconds, base=settings.llm_backoff_base_seconds),
         reraise=True,
     )
     try:
@@ -101,7 +104,8 @@ async def invoke_model(
     except ModelUnavailable:
         raise
     except Exception as exc:
-        raise ModelUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        attempts = retrying.statistics.get("attempt_number", 1)
+        raise ModelUnavailable(f"{attempts} attempt(s); last: {type(exc).__name__}: {exc}") from exc
     if not isinstance(result, AIMessage):
         raise ModelUnavailable(f"unexpected model output {type(result).__name__}")
     return result

@@ -7,18 +7,20 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.agent.circuit_breaker import CircuitBreakers
 from agent_service.agent.intents import IntentDetector
 from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.core.config import Settings
 from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
+from agent_service.rate_limits import RateLimits
 
 
 def utc_now() -> datetime:
@@ -106,3 +108,13 @@ class AgentDeps:
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     query_batcher: QueryBatcher | None = None  # made on first use, on the running loop
     write_gate: WriteGate = field(default_factory=WriteGate)
+    # issue 5: per-process guards built from the settings and the clock.
+    breakers: CircuitBreakers = field(init=False)
+    rate_limits: RateLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.breakers = CircuitBreakers(
+            s.breaker_failure_threshold, timedelta(seconds=s.breaker_cooldown_seconds), self.clock
+        )
+        self.rate_limits = RateLimits(s, self.clock)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -21,15 +22,21 @@ class ModelUsage:
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
 
-    def add(self, message: AIMessage) -> None:
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, message: AIMessage, latency_ms: float = 0.0) -> None:
         self.calls += 1
+        self.latencies_ms.append(round(latency_ms, 2))
         if message.usage_metadata:
             self.input_tokens += message.usage_metadata.get("input_tokens", 0)
             self.output_tokens += message.usage_metadata.get("output_tokens", 0)
 
 
-def system_prompt(ctx: ToolContext, channel: str) -> str:
+def system_prompt(ctx: ToolContext, channel: str, canary: str = "") -> str:
     config, contact = ctx.config, ctx.contact
     lifecycle, qualification = config.lifecycle, config.qualification
     missing = [
@@ -53,6 +60,7 @@ def system_prompt(ctx: ToolContext, channel: str) -> str:
         missing_fields="; ".join(missing) or "none",
         known_fields=", ".join(f"{k}={v}" for k, v in contact.fields.items()) or "nothing",
         knowledge=quote_passages(ctx.retrieved),
+        canary=canary,
     )
 
 
@@ -64,18 +72,20 @@ async def run_llm_agent(
     channel: str,
     settings: Settings,
     usage: ModelUsage,
+    canary: str = "",
 ) -> str:
     """Run the model with tools bound until it replies; returns the reply text ('' if none)."""
     bound = model.bind_tools(list(TOOLS.values()))
     messages: list[BaseMessage] = [
-        SystemMessage(system_prompt(ctx, channel)),
+        SystemMessage(system_prompt(ctx, channel, canary)),
         *history,
         HumanMessage(text),
     ]
     reply = ""
     for iteration in range(settings.max_tool_iterations):
+        started = time.perf_counter()
         ai = await invoke_model(bound, messages, settings)
-        usage.add(ai)
+        usage.add(ai, (time.perf_counter() - started) * 1000)
         messages.append(ai)
         reply = ai.text.strip() if isinstance(ai.text, str) else str(ai.content).strip()
         if not ai.tool_calls and not ai.invalid_tool_calls:

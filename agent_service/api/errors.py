@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -14,11 +19,41 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class InvalidBody(BaseModel):
+    """A 422: the request's own validation errors (a list, one per field) or a sentence."""
+
+    detail: str | list[dict[str, Any]]
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key."},
     403: {"model": ErrorBody, "description": "The key lacks the role for this endpoint."},
     413: {"model": ErrorBody, "description": "The body or the text is too large."},
 }
+
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "Too many new messages for this workspace or contact; see Retry-After.",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
+        },
+    }
+}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI answers an undecodable body (not UTF-8) with 400; it is a malformed body: 422."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # Shaped like FastAPI's own 422 (HTTPValidationError), as the OpenAPI spec documents.
+        problem = {
+            "loc": ["body"],
+            "msg": "the body could not be parsed: send a JSON object in UTF-8",
+            "type": "json_invalid",
+        }
+        return JSONResponse({"detail": [problem]}, status_code=422)
+    return await http_exception_handler(request, exc)
 
 
 class BodySizeLimit:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent_service.api.errors import BodySizeLimit
+from agent_service.api.errors import BodySizeLimit, ErrorBody, http_error
+from agent_service.api.request_id import RequestId
 from agent_service.api.responses import index_unavailable
 from agent_service.api.routes import (
     approvals,
@@ -27,8 +30,10 @@ from agent_service.api.routes import (
     workspaces,
 )
 from agent_service.core.config import Settings, get_settings
+from agent_service.core.logs import configure_logging
 from agent_service.delivery.background import DeliveryWorkers
 from agent_service.knowledge_base.store import IndexUnavailable
+from agent_service.rate_limits import RateLimited
 from agent_service.service import Service, build_service
 
 DESCRIPTION = """
@@ -67,6 +72,19 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         max_bytes=settings.max_request_bytes,
         path_limits={"/v1/knowledge/import": settings.max_import_bytes},  # issue 3
     )
+    app.add_middleware(RequestId)  # outermost: every response carries X-Request-ID
+    configure_logging(settings.log_level, settings.log_json)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return JSONResponse(
+            ErrorBody(detail=str(exc)).model_dump(),
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
     for router in (
         health.router,
         messages.router,

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
-from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -23,7 +23,7 @@ def documented(
     if conflict:
         found[409] = {"model": ErrorBody, "description": conflict}
     if invalid:
-        found[422] = {"model": ErrorBody, "description": invalid}
+        found[422] = {"model": InvalidBody, "description": invalid}
     return found
 
 

@@ -121,6 +121,34 @@ class Settings(BaseSettings):
         gt=0,
         description="Retry messages still unanswered this long after arrival (a failed turn).",
     )
+    # issue 5: model faults, limits and security.
+    turn_deadline_seconds: float = Field(
+        default=25.0, gt=0, description="The LLM path of one turn, retries included; then fallback."
+    )
+    llm_backoff_base_seconds: float = Field(
+        default=0.5, gt=0, description="First retry waits up to this, doubling each time."
+    )
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failed turns that open a model's circuit."
+    )
+    breaker_cooldown_seconds: float = Field(
+        default=30.0, ge=0, description="How long an open circuit waits before one probe."
+    )
+    max_turns_per_conversation: int = Field(
+        default=40, ge=1, description="Agent turns per conversation before a human takes over."
+    )
+    max_tokens_per_workspace_per_day: int = Field(
+        default=2_000_000, ge=0, description="Model tokens a workspace may use per UTC day."
+    )
+    workspace_rate_per_second: float = Field(default=50.0, gt=0)
+    workspace_burst: int = Field(default=100, ge=1)
+    contact_rate_per_second: float = Field(default=2.0, gt=0)
+    contact_burst: int = Field(default=10, ge=1)
+    canary_secret: str | None = Field(
+        default=None, description="Derives each workspace's prompt canary; random when unset."
+    )
+    log_json: bool = Field(default=True, description="One JSON object per log line.")
+    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -319,3 +319,14 @@ class OutboxCallback(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- issue 5 (limits) ---
+class ModelUsageDaily(Base):
+    """Model tokens a workspace used on one UTC day; the daily cap reads it."""
+
+    __tablename__ = "model_usage_daily"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    model_calls: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -60,9 +60,22 @@ class InboundMessage(BaseModel):
     )
     channel: Channel
     contact: ContactIn
-    text: str = Field(description="The customer's words; not empty.")
+    text: str = Field(
+        min_length=1,
+        # Documented for clients and fuzzers; the validator below gives the readable error.
+        json_schema_extra={"pattern": r"\S"},
+        description="The customer's words; not empty or blank.",
+    )
     sent_at: datetime
     source: dict[str, Any] | None = Field(default=None, description="Optional ad attribution.")
+
+    @field_validator("sent_at", mode="before")
+    @classmethod
+    def _date_time_string(cls, value: Any) -> Any:
+        # The schema says a date-time string; a bare number would be read as a Unix time.
+        if not isinstance(value, str | datetime):
+            raise ValueError("sent_at must be an ISO 8601 date-time, e.g. 2026-11-22T06:00:00Z")
+        return value
 
     @field_validator("text")
     @classmethod

@@ -42,6 +42,11 @@ def completion(content: str = "", tool_calls: list[dict[str, Any]] | None = None
     }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (timeout, dropped connection) is the scenario, not a bug
+
+
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server:``; point ``base_url`` at ``server.url``."""
 
@@ -69,7 +74,7 @@ class FakeOpenAIServer:
                     spec = {"status": 500, "body": {"error": {"message": "no scripted response"}}}
                 owner._respond(self, spec)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -3,6 +3,7 @@ from typing import Annotated
 from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import StageDecision, ToolContext
+from agent_service.agent.injection_guard import evidence_refusal
 from agent_service.lifecycle import PolicyRefusal
 from agent_service.schemas.messages import LeadLost
 
@@ -31,6 +32,8 @@ async def mark_lead_lost(
     target = ctx.config.lifecycle.check_ai_lost_mark(
         contact.lost, contact.lifecycle_stage, lost_stage
     )
+    if (why := evidence_refusal("mark_lead_lost", evidence, ctx.config)) is not None:
+        raise PolicyRefusal(why)
     decision = StageDecision("lost", contact.lifecycle_stage, target.name, reason, evidence, None)
     if target.requires_approval:
         # Stored for a human to approve; the contact is not marked lost until then.

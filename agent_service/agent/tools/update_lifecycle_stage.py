@@ -3,6 +3,7 @@ from typing import Annotated
 from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import StageDecision, ToolContext
+from agent_service.agent.injection_guard import evidence_refusal
 from agent_service.lifecycle import PolicyRefusal
 from agent_service.schemas.messages import LifecycleStageChanged
 
@@ -34,6 +35,8 @@ async def update_lifecycle_stage(
         raise PolicyRefusal("evidence must quote the customer's own words from this conversation")
     contact = ctx.contact
     target = ctx.config.lifecycle.check_ai_move(contact.lifecycle_stage, contact.lost, stage)
+    if (why := evidence_refusal("update_lifecycle_stage", evidence, ctx.config)) is not None:
+        raise PolicyRefusal(why)
     decision = StageDecision(
         "stage", contact.lifecycle_stage, target.name, reason, evidence, confidence
     )

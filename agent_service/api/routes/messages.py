@@ -5,9 +5,10 @@ from fastapi.responses import JSONResponse
 
 from agent_service.agent.turn import accept_message, run_turn
 from agent_service.api.deps import AgentDepsDep
-from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.api.errors import ERROR_RESPONSES, RATE_LIMITED, ErrorBody
 from agent_service.api.inbound_signature import SignedChannelKey
 from agent_service.delivery import delivery_settings
+from agent_service.rate_limits import admit
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
 
@@ -24,7 +25,11 @@ ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", response_model=MessageResponse, responses={**ERROR_RESPONSES, **ASYNC_RESPONSES})
+@router.post(
+    "",
+    response_model=MessageResponse,
+    responses={**ERROR_RESPONSES, **ASYNC_RESPONSES, **RATE_LIMITED},
+)
 async def post_message(
     message: InboundMessage,
     principal: SignedChannelKey,
@@ -47,6 +52,7 @@ async def post_message(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"text is {len(message.text)} characters; the limit is {limit}",
         )
+    await admit(deps.rate_limits, deps.sessions, principal.workspace_id, message)
     if prefer is not None and "respond-async" in prefer.lower():
         target = await delivery_settings.load(deps.sessions, principal.workspace_id)
         if target is None or not target.callback_url:
