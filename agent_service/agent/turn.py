@@ -20,6 +20,7 @@ from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
 from agent_service.db import models
+from agent_service.handoff_guard import given_back_categories
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
 from agent_service.language import detect_language
@@ -59,7 +60,9 @@ async def _answer(
         past = await conversations.history(
             session, contact_row.id, received.message_row_id, deps.settings.history_messages
         )
+        handed_back = await given_back_categories(session, contact_row.id)
     contact = conversations.contact_state(contact_row)
+    contact.handed_back = handed_back
     if contact.owner == "human":
         silent = MessageResponse(
             message_id=inbound.message_id,

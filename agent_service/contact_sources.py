@@ -1,0 +1,76 @@
+"""Where each contact came from: the channel and campaign of their first message.
+
+Filled lazily (reports and conversions ask for it), so the message path stays untouched.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_service.db import models
+
+
+def _first_inbound(contact_id: object) -> object:
+    return (
+        select(models.Message.id)
+        .where(models.Message.contact_id == contact_id, models.Message.direction == "in")
+        .order_by(models.Message.created_at, models.Message.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+async def sync_sources(session: AsyncSession, workspace_id: str) -> None:
+    """Record the source of every contact of the workspace that has none yet."""
+    missing = (
+        select(models.Contact.id)
+        .outerjoin(models.ContactSource, models.ContactSource.contact_id == models.Contact.id)
+        .where(
+            models.Contact.workspace_id == workspace_id, models.ContactSource.contact_id.is_(None)
+        )
+        .subquery()
+    )
+    first = (
+        select(
+            missing.c.id,
+            literal(workspace_id),
+            models.Message.channel,
+            models.Message.source["campaign"].as_string(),
+            models.Message.created_at,
+        )
+        .select_from(missing)
+        .join(models.Message, models.Message.id == _first_inbound(missing.c.id))
+    )
+    await session.execute(
+        insert(models.ContactSource).from_select(
+            ["contact_id", "workspace_id", "channel", "campaign", "first_message_at"], first
+        ),
+    )
+
+
+async def source_of(session: AsyncSession, contact: models.Contact) -> models.ContactSource | None:
+    """The contact's source, recorded on first use."""
+    found = await session.get(models.ContactSource, contact.id)
+    if found is not None:
+        return found
+    row = (
+        await session.execute(
+            select(
+                models.Message.channel,
+                models.Message.source["campaign"].as_string(),
+                models.Message.created_at,
+            ).where(models.Message.id == _first_inbound(contact.id))
+        )
+    ).first()
+    if row is None:
+        return None
+    source = models.ContactSource(
+        contact_id=contact.id,
+        workspace_id=contact.workspace_id,
+        channel=row[0],
+        campaign=row[1],
+        first_message_at=row[2],
+    )
+    session.add(source)
+    return source
