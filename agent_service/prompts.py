@@ -42,6 +42,8 @@ REQUIRED_PHRASES = frozenset(
         "bought_elsewhere",
         "spam",
         "clarify",
+        "follow_up",
+        "follow_up_last",
     }
 )
 PROMPT_FILES = {"system": "system.md", "phrases": "phrases.yaml"}

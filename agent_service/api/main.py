@@ -8,8 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent_service.api.errors import BodySizeLimit
-from agent_service.api.routes import contacts, conversion_events, health, messages
+from agent_service.api.routes import (
+    contacts,
+    conversion_events,
+    follow_ups,
+    health,
+    messages,
+)
 from agent_service.core.config import Settings, get_settings
+from agent_service.follow_up_loop import start_follow_up_loop, stop_follow_up_loop
 from agent_service.service import Service, build_service
 
 DESCRIPTION = """
@@ -29,7 +36,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         await svc.start()
         app.state.service = svc
         app.state.agent_deps = svc.deps
+        follow_up_task = start_follow_up_loop(app.state, svc.deps)
         yield
+        await stop_follow_up_loop(follow_up_task)
         await svc.stop()
 
     app = FastAPI(
@@ -44,6 +53,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         messages.router,
         contacts.router,
         conversion_events.router,
+        follow_ups.router,
     ):
         app.include_router(router)
     return app
