@@ -5,17 +5,21 @@ Filled lazily (reports and conversions ask for it), so the message path stays un
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from agent_service.db import models
 
 
-def _first_inbound(contact_id: object) -> object:
+def _first_inbound(contact_id: Any) -> Any:
+    first = aliased(models.Message)  # its own alias: the outer query reads messages too
     return (
-        select(models.Message.id)
-        .where(models.Message.contact_id == contact_id, models.Message.direction == "in")
-        .order_by(models.Message.created_at, models.Message.id)
+        select(first.id)
+        .where(first.contact_id == contact_id, first.direction == "in")
+        .order_by(first.created_at, first.id)
         .limit(1)
         .scalar_subquery()
     )

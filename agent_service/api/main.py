@@ -14,6 +14,7 @@ from agent_service.api.routes import (
     follow_ups,
     health,
     messages,
+    reports,
 )
 from agent_service.core.config import Settings, get_settings
 from agent_service.follow_up_loop import start_follow_up_loop, stop_follow_up_loop
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         contacts.router,
         conversion_events.router,
         follow_ups.router,
+        reports.router,
     ):
         app.include_router(router)
     return app
