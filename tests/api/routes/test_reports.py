@@ -58,8 +58,9 @@ def build_history(sessions: Any) -> Any:
                 )  # fmt: skip
             rows.append(
                 models.Turn(
-                    id=turn, workspace_id=WS, contact_id=cid, inbound_message_id="x", brain="llm",
-                    model="m", prompt_version="p", latency_ms=latency_ms, created_at=at + reply_after,
+                    id=turn, workspace_id=WS, contact_id=cid, inbound_message_id="x",
+                    brain="llm", model="m", prompt_version="p", latency_ms=latency_ms,
+                    created_at=at + reply_after,
                 )
             )  # fmt: skip
 
