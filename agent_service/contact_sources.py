@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,30 +27,51 @@ def _first_inbound(contact_id: Any) -> Any:
 
 async def sync_sources(session: AsyncSession, workspace_id: str) -> None:
     """Record the source of every contact of the workspace that has none yet."""
+    contacts = await session.scalar(
+        select(func.count()).where(models.Contact.workspace_id == workspace_id)
+    )
+    recorded = await session.scalar(
+        select(func.count()).where(models.ContactSource.workspace_id == workspace_id)
+    )
+    if contacts == recorded:  # the usual case, answered from two index counts
+        return
     missing = (
-        select(models.Contact.id)
-        .outerjoin(models.ContactSource, models.ContactSource.contact_id == models.Contact.id)
-        .where(
-            models.Contact.workspace_id == workspace_id, models.ContactSource.contact_id.is_(None)
+        await session.scalars(
+            select(models.Contact.id)
+            .outerjoin(models.ContactSource, models.ContactSource.contact_id == models.Contact.id)
+            .where(
+                models.Contact.workspace_id == workspace_id,
+                models.ContactSource.contact_id.is_(None),
+            )
         )
-        .subquery()
-    )
-    first = (
-        select(
-            missing.c.id,
-            literal(workspace_id),
-            models.Message.channel,
-            models.Message.source["campaign"].as_string(),
-            models.Message.created_at,
+    ).all()
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        firsts = (
+            await session.scalars(
+                select(_first_inbound(models.Contact.id)).where(models.Contact.id.in_(chunk))
+            )
+        ).all()
+        rows = await session.execute(
+            select(
+                models.Message.contact_id,
+                models.Message.channel,
+                models.Message.source["campaign"].as_string(),
+                models.Message.created_at,
+            ).where(models.Message.id.in_([f for f in firsts if f is not None]))
         )
-        .select_from(missing)
-        .join(models.Message, models.Message.id == _first_inbound(missing.c.id))
-    )
-    await session.execute(
-        insert(models.ContactSource).from_select(
-            ["contact_id", "workspace_id", "channel", "campaign", "first_message_at"], first
-        ),
-    )
+        values = [
+            {
+                "contact_id": contact_id,
+                "workspace_id": workspace_id,
+                "channel": channel,
+                "campaign": campaign,
+                "first_message_at": at,
+            }
+            for contact_id, channel, campaign, at in rows.all()
+        ]
+        if values:
+            await session.execute(insert(models.ContactSource), values)
 
 
 async def source_of(session: AsyncSession, contact: models.Contact) -> models.ContactSource | None:

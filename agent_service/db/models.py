@@ -300,11 +300,18 @@ class FollowUp(Base):
 
 
 # Report queries scan by workspace and time; these keep them fast at 1M messages.
-Index("ix_stage_changes_ws_created", StageChange.workspace_id, StageChange.created_at)
-Index("ix_messages_ws_created", Message.workspace_id, Message.created_at)
+Index(
+    "ix_stage_changes_ws_created",  # covering for the funnel and AI-versus-human scans
+    StageChange.workspace_id,
+    StageChange.created_at,
+    StageChange.contact_id,
+    StageChange.kind,
+    StageChange.to_stage,
+    StageChange.actor,
+)
 Index("ix_messages_contact_dir_created", Message.contact_id, Message.direction, Message.created_at)
 Index("ix_handoffs_ws_created", Handoff.workspace_id, Handoff.created_at)
-Index("ix_turns_ws_created", Turn.workspace_id, Turn.created_at)
+Index("ix_turns_ws_created", Turn.workspace_id, Turn.created_at, Turn.contact_id, Turn.latency_ms)
 Index("ix_contacts_ws_stage", Contact.workspace_id, Contact.lifecycle_stage)
 Index("ix_contacts_ws_updated", Contact.workspace_id, Contact.updated_at)
 Index("ix_contact_events_contact_type", ContactEvent.contact_id, ContactEvent.type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
@@ -24,57 +24,49 @@ async def funnel_report(
     contact's next stage change or lost mark; stays still open are left out.
     """
     sc = models.StageChange
-    changes = (
-        select(
-            sc.contact_id,
-            sc.kind,
-            sc.to_stage,
-            sc.created_at,
-            func.lead(sc.created_at)
-            .over(partition_by=sc.contact_id, order_by=(sc.created_at, sc.id))
-            .label("next_at"),
-        )
-        .where(sc.workspace_id == query.workspace_id, *query.contact_filter(sc.contact_id))
-        .subquery()
+    # Every change from the period's start on: a stay's end is never earlier than its start.
+    # Timestamps as text: parsing them here is several times faster than the ORM type.
+    changes = select(sc.contact_id, sc.kind, sc.to_stage, type_coerce(sc.created_at, String)).where(
+        sc.workspace_id == query.workspace_id, *query.contact_filter(sc.contact_id)
     )
-    rows = select(changes).where(changes.c.kind == "stage")
     if query.start is not None:
-        rows = rows.where(changes.c.created_at >= query.start)
+        changes = changes.where(sc.created_at >= query.start)
+    by_contact: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
+    for contact_id, kind, to_stage, created in (await session.execute(changes)).all():
+        at = as_datetime(created)
+        assert at is not None
+        by_contact[contact_id].append((at, kind, to_stage))
     active = lifecycle.active
     position = {s.name: i for i, s in enumerate(active)}
-    entered: dict[str, dict[str, datetime]] = defaultdict(dict)  # stage -> contact -> first entry
-    latest_position: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
+    entered: dict[str, int] = defaultdict(int)
+    went_on: dict[str, int] = defaultdict(int)
     stays: dict[str, list[float]] = defaultdict(list)
-    for contact_id, _kind, to_stage, created, next_at in (await session.execute(rows)).all():
-        created = as_datetime(created)
-        assert created is not None
-        if to_stage not in position:
-            continue
-        latest_position[contact_id].append((created, position[to_stage]))
-        if query.end is not None and created >= query.end:
-            continue
-        first = entered[to_stage].get(contact_id)
-        if first is None or created < first:
-            entered[to_stage][contact_id] = created
-        ended = as_datetime(next_at)
-        if ended is not None:
-            stays[to_stage].append(hours(ended, created))
+    for moves in by_contact.values():
+        moves.sort()
+        seen: set[str] = set()
+        for i, (at, kind, to_stage) in enumerate(moves):
+            if kind != "stage" or to_stage not in position:
+                continue
+            if query.end is not None and at >= query.end:
+                break
+            if i + 1 < len(moves):
+                stays[to_stage].append(hours(moves[i + 1][0], at))
+            if to_stage in seen:
+                continue
+            seen.add(to_stage)
+            entered[to_stage] += 1
+            here = position[to_stage]
+            if any(k == "stage" and position.get(s, -1) > here for _, k, s in moves[i + 1 :]):
+                went_on[to_stage] += 1
     stages: list[FunnelStage] = []
     for stage in active:
-        cohort = entered[stage.name]
-        here = position[stage.name]
-        went_on = sum(
-            1
-            for contact_id, at in cohort.items()
-            if any(p > here and t >= at for t, p in latest_position[contact_id])
-        )
-        last = here == len(active) - 1
+        n, last = entered[stage.name], position[stage.name] == len(active) - 1
         stages.append(
             FunnelStage(
                 stage=stage.name,
-                entered=len(cohort),
-                reached_next=0 if last else went_on,
-                conversion_rate=None if last or not cohort else round(went_on / len(cohort), 4),
+                entered=n,
+                reached_next=0 if last else went_on[stage.name],
+                conversion_rate=None if last or not n else round(went_on[stage.name] / n, 4),
                 median_hours_in_stage=percentile(stays[stage.name], 50),
                 p90_hours_in_stage=percentile(stays[stage.name], 90),
             )

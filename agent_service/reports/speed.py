@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
@@ -21,14 +21,16 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
     msg, src, turn, ho = models.Message, models.ContactSource, models.Turn, models.Handoff
     ws = query.workspace_id
     first_reply = (
-        select(func.min(msg.created_at))
+        select(type_coerce(func.min(msg.created_at), String))
         .where(msg.contact_id == src.contact_id, msg.direction == "out")
         .scalar_subquery()
     )
     firsts = (
         await session.execute(
             query.scoped(
-                select(src.first_message_at, first_reply).where(src.workspace_id == ws),
+                select(type_coerce(src.first_message_at, String), first_reply).where(
+                    src.workspace_id == ws
+                ),
                 src.contact_id,
                 src.first_message_at,
             )
@@ -51,7 +53,9 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
     handoffs = (
         await session.execute(
             query.scoped(
-                select(ho.created_at, src.first_message_at)
+                select(
+                    type_coerce(ho.created_at, String), type_coerce(src.first_message_at, String)
+                )
                 .join(src, src.contact_id == ho.contact_id)
                 .where(ho.workspace_id == ws),
                 ho.contact_id,

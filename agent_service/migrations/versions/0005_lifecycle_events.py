@@ -91,13 +91,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index('ix_messages_contact_dir_created', ['contact_id', 'direction', 'created_at'], unique=False)
-        batch_op.create_index('ix_messages_ws_created', ['workspace_id', 'created_at'], unique=False)
 
     with op.batch_alter_table('stage_changes', schema=None) as batch_op:
-        batch_op.create_index('ix_stage_changes_ws_created', ['workspace_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_stage_changes_ws_created', ['workspace_id', 'created_at', 'contact_id', 'kind', 'to_stage', 'actor'], unique=False)
 
     with op.batch_alter_table('turns', schema=None) as batch_op:
-        batch_op.create_index('ix_turns_ws_created', ['workspace_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_turns_ws_created', ['workspace_id', 'created_at', 'contact_id', 'latency_ms'], unique=False)
 
     # ### end Alembic commands ###
 
@@ -111,7 +110,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_stage_changes_ws_created')
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_messages_ws_created')
         batch_op.drop_index('ix_messages_contact_dir_created')
 
     with op.batch_alter_table('handoffs', schema=None) as batch_op:
