@@ -309,6 +309,13 @@ Index(
     StageChange.to_stage,
     StageChange.actor,
 )
+Index(
+    "ix_stage_changes_contact_created",  # covering for "what happened next" lookups
+    StageChange.contact_id,
+    StageChange.created_at,
+    StageChange.kind,
+    StageChange.to_stage,
+)
 Index("ix_messages_contact_dir_created", Message.contact_id, Message.direction, Message.created_at)
 Index("ix_handoffs_ws_created", Handoff.workspace_id, Handoff.created_at)
 Index("ix_turns_ws_created", Turn.workspace_id, Turn.created_at, Turn.contact_id, Turn.latency_ms)

@@ -29,7 +29,7 @@ async def ai_vs_human_report(
     sc, ho, ct = models.StageChange, models.Handoff, models.Contact
     ws = query.workspace_id
     actors = (
-        await session.execute(
+        await (await session.connection()).execute(
             query.scoped(
                 select(sc.actor, sc.kind, func.count()).where(sc.workspace_id == ws),
                 sc.contact_id,
@@ -40,7 +40,7 @@ async def ai_vs_human_report(
         )
     ).all()
     handoffs = (
-        await session.execute(
+        await (await session.connection()).execute(
             query.scoped(
                 select(ho.reason, ho.team).where(ho.workspace_id == ws),
                 ho.contact_id,

@@ -34,14 +34,14 @@ async def attribution_report(
     if query.campaign is not None:
         conversions = conversions.where(cv.campaign == query.campaign)
     grouped = (
-        await session.execute(
+        await (await session.connection()).execute(
             conversions.group_by(cv.campaign, cv.channel, cv.type, cv.currency).order_by(
                 cv.campaign, cv.channel, cv.type, cv.currency
             )
         )
     ).all()
     leads = (
-        await session.execute(
+        await (await session.connection()).execute(
             query.scoped(
                 select(src.campaign, src.channel, func.count()).where(
                     src.workspace_id == query.workspace_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
@@ -21,7 +21,7 @@ async def lost_report(session: AsyncSession, query: ReportQuery, meta: ReportMet
         sc.created_at,
     )
     grouped = (
-        await session.execute(
+        await (await session.connection()).execute(
             base.add_columns(sc.to_stage, sc.reason, sc.from_stage, func.count())
             .group_by(sc.to_stage, sc.reason, sc.from_stage)
             .order_by(func.count().desc(), sc.to_stage, sc.reason)
@@ -33,7 +33,9 @@ async def lost_report(session: AsyncSession, query: ReportQuery, meta: ReportMet
         by_stage[row.stage] += row.count
     months: Counter[tuple[str, str]] = Counter()
     for stage, created in (
-        await session.execute(base.add_columns(sc.to_stage, sc.created_at))
+        await (await session.connection()).execute(
+            base.add_columns(sc.to_stage, type_coerce(sc.created_at, String))
+        )
     ).all():
         at = as_datetime(created)
         assert at is not None

@@ -21,7 +21,7 @@ async def segments_report(
 ) -> SegmentsReport:
     """Current stages (the period, when given, filters on the contact's last activity)."""
     ct, src = models.Contact, models.ContactSource
-    grouped = await session.execute(
+    grouped = await (await session.connection()).execute(
         query.scoped(
             select(ct.lifecycle_stage, func.count()).where(ct.workspace_id == query.workspace_id),
             ct.id,

@@ -26,7 +26,7 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
         .scalar_subquery()
     )
     firsts = (
-        await session.execute(
+        await (await session.connection()).execute(
             query.scoped(
                 select(type_coerce(src.first_message_at, String), first_reply).where(
                     src.workspace_id == ws
@@ -42,7 +42,7 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
         if start is not None and reply is not None:
             response_seconds.append((reply - start).total_seconds())
     latencies = (
-        await session.scalars(
+        await (await session.connection()).scalars(
             query.scoped(
                 select(turn.latency_ms).where(turn.workspace_id == ws),
                 turn.contact_id,
@@ -51,7 +51,7 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
         )
     ).all()
     handoffs = (
-        await session.execute(
+        await (await session.connection()).execute(
             query.scoped(
                 select(
                     type_coerce(ho.created_at, String), type_coerce(src.first_message_at, String)

@@ -93,6 +93,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_messages_contact_dir_created', ['contact_id', 'direction', 'created_at'], unique=False)
 
     with op.batch_alter_table('stage_changes', schema=None) as batch_op:
+        batch_op.create_index('ix_stage_changes_contact_created', ['contact_id', 'created_at', 'kind', 'to_stage'], unique=False)
         batch_op.create_index('ix_stage_changes_ws_created', ['workspace_id', 'created_at', 'contact_id', 'kind', 'to_stage', 'actor'], unique=False)
 
     with op.batch_alter_table('turns', schema=None) as batch_op:
@@ -108,6 +109,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('stage_changes', schema=None) as batch_op:
         batch_op.drop_index('ix_stage_changes_ws_created')
+        batch_op.drop_index('ix_stage_changes_contact_created')
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_index('ix_messages_contact_dir_created')
