@@ -23,9 +23,10 @@ _CATEGORIES = (
     ("cannot_answer", r"(no answer|cannot answer|can't answer|not in the knowledge|don't know)"),
 )
 _ASKS_FOR_PERSON = re.compile(
-    r"\b(human|real person|a person|someone|agent|staff|operator|call me|speak to|talk to|"
-    r"nguoi that|nhan vien|tu van vien|goi cho|goi lai|gap nguoi|manusia|staf|ejen|hubungi saya|"
-    r"telefon saya)\b|คน|พนักงาน|เจ้าหน้าที่|โทรกลับ",
+    r"\b(human|real person|operator|call me|call back|"
+    r"(talk|speak|chat) (to|with) (a |an |your |some)?(one|body|person|human|agent|staff|manager)|"
+    r"nguoi that|nhan vien|tu van vien|goi cho|goi lai|gap nguoi|"
+    r"manusia|staf|ejen|hubungi saya|telefon saya)\b|คุยกับคน|พนักงาน|เจ้าหน้าที่|โทรกลับ",
     re.IGNORECASE,
 )
 
