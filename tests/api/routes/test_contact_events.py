@@ -210,3 +210,18 @@ def test_reopened_conversation_is_not_handed_off_again_for_the_same_reason(
     assert again["contact"]["owner"] == "ai"
     assert all(a["type"] != "handoff" for a in again["actions"]), again
     assert [a["type"] for a in asks["actions"]] == ["handoff"], "an explicit ask still works"
+
+
+def test_after_release_the_agent_picks_up_without_repeating_answered_questions(
+    client: TestClient,
+) -> None:
+    first = send(client, "I want a facial", contact="c-rel")
+    post_event(client, "c-rel", type="human_assigned", event_id="r-1", team="sales")
+    silent = send(client, "hello?", contact="c-rel")
+    post_event(client, "c-rel", type="human_released", event_id="r-2")
+    back = send(client, "I am back", contact="c-rel")
+    assert first["contact"]["fields"] == {"service": "facial"}
+    assert silent["status"] == "silent"
+    assert back["status"] == "replied" and back["contact"]["fields"]["service"] == "facial"
+    assert "Which treatment" not in back["reply"]["text"]
+    assert "Which branch" in back["reply"]["text"]
