@@ -1,6 +1,6 @@
 """Time every report on a large synthetic workspace.
 
-    python bench/reports.py --contacts 100000 --messages-per-contact 10 --months 12
+    PYTHONPATH=. python bench/reports.py --contacts 100000 --messages-per-contact 10 --months 12
 
 Generates the history into a fresh data directory (bulk core inserts), then calls each report
 through the HTTP API (in-process ASGI) a few times and prints the timings as a Markdown table.
@@ -41,6 +41,13 @@ REPORTS = [
 ]
 
 
+def calibration_seconds() -> float:
+    """A pure-Python yardstick, to read the figures against the machine's load."""
+    started = time.perf_counter()
+    sum(range(30_000_000))
+    return time.perf_counter() - started
+
+
 async def main(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="bench-reports-"))
     settings = Settings(
@@ -52,16 +59,21 @@ async def main(args: argparse.Namespace) -> None:
     async with service.deps.sessions() as session:
         lifecycle = (await load_workspace_config(session, "ws_demo")).lifecycle
     if not args.skip_generate:
+        print(f"calibration: sum(range(3e7)) took {calibration_seconds():.2f} s")
         shape = HistoryShape(args.contacts, args.months, args.messages_per_contact, args.seed)
         started = time.perf_counter()
         written = await generate_history(service.deps.sessions, "ws_demo", lifecycle, shape, now)
         seconds = time.perf_counter() - started
         print(f"generated in {seconds:.1f} s: {written}")
+    if args.no_reports:
+        await service.stop()
+        return
     app = create_app(settings, service=service)
     app.state.service, app.state.agent_deps = service, service.deps
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     period = f"from={(now.replace(year=now.year - 2)).date()}&to={now.date()}"
+    print(f"\ncalibration: sum(range(3e7)) took {calibration_seconds():.2f} s")
     print(f"\n| report | first call (ms) | median of {args.repeat} (ms) | bytes |")
     print("|---|---:|---:|---:|")
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -88,4 +100,5 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--skip-generate", action="store_true")
+    parser.add_argument("--no-reports", action="store_true", help="Only time the generation.")
     asyncio.run(main(parser.parse_args()))

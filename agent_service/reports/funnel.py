@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from agent_service.db import models
 from agent_service.lifecycle import Lifecycle
-from agent_service.reports.query import ReportQuery, percentile
+from agent_service.reports.query import ReportQuery, percentile, seconds_between
 from agent_service.schemas.reports import FunnelReport, FunnelStage, ReportMeta
-
-
-def hours_between(later: Any, earlier: Any, dialect: str) -> Any:
-    """Hours from ``earlier`` to ``later``, computed in the database."""
-    if dialect == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 24.0
-    return func.extract("epoch", later - earlier) / 3600.0
 
 
 async def funnel_report(
@@ -72,7 +63,9 @@ async def funnel_report(
     stays: dict[str, list[float]] = {name: [] for name in names}
     for stage, stay in (
         await (await session.connection()).execute(
-            entry.add_columns(sc.to_stage, hours_between(next_at, sc.created_at, dialect))
+            entry.add_columns(
+                sc.to_stage, seconds_between(next_at, sc.created_at, dialect) / 3600.0
+            )
         )
     ).tuples():
         if stay is not None:

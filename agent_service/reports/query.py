@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, func, select
 
 from agent_service.db import models
 
@@ -85,5 +85,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return round(value, 2)
 
 
-def hours(later: datetime, earlier: datetime) -> float:
-    return (later - earlier).total_seconds() / 3600
+def seconds_between(later: Any, earlier: Any, dialect: str) -> Any:
+    """Seconds from ``earlier`` to ``later``, computed in the database (no row parsing)."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
-from agent_service.reports.query import ReportQuery, as_datetime, percentile
+from agent_service.reports.query import ReportQuery, percentile, seconds_between
 from agent_service.schemas.reports import Distribution, ReportMeta, SpeedReport
 
 
@@ -20,15 +20,17 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
     Time to handoff: from the contact's first message to each handoff made in the period."""
     msg, src, turn, ho = models.Message, models.ContactSource, models.Turn, models.Handoff
     ws = query.workspace_id
+    dialect = session.get_bind().dialect.name
+    connection = await session.connection()
     first_reply = (
-        select(type_coerce(func.min(msg.created_at), String))
+        select(func.min(msg.created_at))
         .where(msg.contact_id == src.contact_id, msg.direction == "out")
         .scalar_subquery()
     )
-    firsts = (
-        await (await session.connection()).execute(
+    response_seconds = (
+        await connection.scalars(
             query.scoped(
-                select(type_coerce(src.first_message_at, String), first_reply).where(
+                select(seconds_between(first_reply, src.first_message_at, dialect)).where(
                     src.workspace_id == ws
                 ),
                 src.contact_id,
@@ -36,13 +38,8 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
             )
         )
     ).all()
-    response_seconds = []
-    for first_in, first_out in firsts:
-        start, reply = as_datetime(first_in), as_datetime(first_out)
-        if start is not None and reply is not None:
-            response_seconds.append((reply - start).total_seconds())
     latencies = (
-        await (await session.connection()).scalars(
+        await connection.scalars(
             query.scoped(
                 select(turn.latency_ms).where(turn.workspace_id == ws),
                 turn.contact_id,
@@ -50,12 +47,10 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
             )
         )
     ).all()
-    handoffs = (
-        await (await session.connection()).execute(
+    to_handoff = (
+        await connection.scalars(
             query.scoped(
-                select(
-                    type_coerce(ho.created_at, String), type_coerce(src.first_message_at, String)
-                )
+                select(seconds_between(ho.created_at, src.first_message_at, dialect) / 60.0)
                 .join(src, src.contact_id == ho.contact_id)
                 .where(ho.workspace_id == ws),
                 ho.contact_id,
@@ -63,14 +58,9 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
             )
         )
     ).all()
-    to_handoff = []
-    for at, first_in in handoffs:
-        end, start = as_datetime(at), as_datetime(first_in)
-        if end is not None and start is not None:
-            to_handoff.append((end - start).total_seconds() / 60)
     return SpeedReport(
         meta=meta,
-        first_response_seconds=_distribution(response_seconds),
+        first_response_seconds=_distribution([v for v in response_seconds if v is not None]),
         ai_reply_latency_ms=_distribution([float(v) for v in latencies]),
-        time_to_handoff_minutes=_distribution(to_handoff),
+        time_to_handoff_minutes=_distribution([v for v in to_handoff if v is not None]),
     )
