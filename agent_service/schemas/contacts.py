@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class StageChangePublic(BaseModel):
@@ -106,9 +106,10 @@ class ContactEventIn(BaseModel):
     event_id: str = Field(
         min_length=1, max_length=200, description="Idempotency key; a repeat changes nothing."
     )
-    occurred_at: datetime | None = Field(
+    occurred_at: AwareDatetime | None = Field(
         default=None,
-        description="When it happened (default: when received). An event older than the "
+        description="When it happened, with a time zone (default: when received). An event "
+        "older than the "
         "contact's last stage change never moves the stage backwards.",
     )
     team: str | None = Field(default=None, max_length=100, description="For human_assigned.")

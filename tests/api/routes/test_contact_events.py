@@ -225,3 +225,13 @@ def test_after_release_the_agent_picks_up_without_repeating_answered_questions(
     assert back["status"] == "replied" and back["contact"]["fields"]["service"] == "facial"
     assert "Which treatment" not in back["reply"]["text"]
     assert "Which branch" in back["reply"]["text"]
+
+
+def test_occurred_at_needs_a_time_zone(client: TestClient) -> None:
+    send(client, "Hello", contact="c-tz")
+    response = client.post(
+        "/v1/contacts/c-tz/events",
+        json={"type": "checkout_started", "event_id": "tz", "occurred_at": "2026-11-22T06:00:00"},
+        headers=CHANNEL,
+    )
+    assert response.status_code == 422
