@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 from agent_service.schemas.reports import FunnelReport, LostReport
 
-WIDTH, LABEL, BAR_H, GAP, TOP = 760, 190, 30, 14, 56
+WIDTH, LABEL, BAR_H, GAP, TOP = 860, 190, 30, 14, 56
 COLOURS = ("#2563eb", "#3b82f6", "#60a5fa", "#93c5fd", "#bfdbfe", "#dbeafe")
 LOST_COLOURS = ("#b91c1c", "#dc2626", "#ef4444", "#f87171", "#fca5a5")
 
@@ -25,9 +26,11 @@ def _frame(title: str, subtitle: str, height: int, body: list[str]) -> str:
     )
 
 
-def _bars(items: list[tuple[str, int, str]], colours: tuple[str, ...]) -> list[str]:
+def _bars(
+    items: list[tuple[str, int, str]], colours: tuple[str, ...], note_room: int = 140
+) -> list[str]:
     biggest = max((n for _, n, _ in items), default=0) or 1
-    room = WIDTH - LABEL - 140
+    room = WIDTH - LABEL - note_room  # what is left after the label and the figure
     body = []
     for i, (label, count, note) in enumerate(items):
         y = TOP + i * (BAR_H + GAP)
@@ -43,8 +46,10 @@ def _bars(items: list[tuple[str, int, str]], colours: tuple[str, ...]) -> list[s
     return body
 
 
-def _period(start: object, end: object) -> str:
-    return f"{start or 'all time'} to {end or 'now'}"
+def _period(start: datetime | None, end: datetime | None) -> str:
+    first = start.date().isoformat() if start else "the beginning"
+    last = (end - timedelta(days=1)).date().isoformat() if end else "now"
+    return f"{first} to {last}"
 
 
 def funnel_svg(report: FunnelReport) -> str:
@@ -61,9 +66,9 @@ def lost_svg(report: LostReport) -> str:
     items = []
     for stage in report.by_stage:
         top = next((r for r in report.rows if r.stage == stage.stage), None)
-        note = f"  (top reason: {top.reason[:48]})" if top else ""
+        note = f"  (top reason: {top.reason[:45]})" if top else ""
         items.append((stage.stage, stage.count, note))
     height = TOP + max(1, len(items)) * (BAR_H + GAP) + 10
     period = _period(report.meta.start, report.meta.end)
     subtitle = f"Lost marks by stage, {period}; total {report.total:,}"
-    return _frame("Lost leads", subtitle, height, _bars(items, LOST_COLOURS))
+    return _frame("Lost leads", subtitle, height, _bars(items, LOST_COLOURS, note_room=450))
