@@ -79,15 +79,19 @@ async def plan_follow_ups(
         minutes=settings.followup_delays_minutes[-1] + settings.followup_cold_after_minutes
     )
     async with sessions() as session:
-        candidates = (
-            await session.scalars(
-                select(models.Contact).where(
-                    models.Contact.owner == "ai",
-                    models.Contact.lost.is_(False),
-                    models.Contact.updated_at >= horizon,
+        candidates: list[models.Contact] = []
+        # Per workspace, so the (workspace_id, updated_at) index bounds the scan.
+        for workspace_id in (await session.scalars(select(models.Workspace.id))).all():
+            candidates += (
+                await session.scalars(
+                    select(models.Contact).where(
+                        models.Contact.workspace_id == workspace_id,
+                        models.Contact.updated_at >= horizon,
+                        models.Contact.owner == "ai",
+                        models.Contact.lost.is_(False),
+                    )
                 )
-            )
-        ).all()
+            ).all()
         configs: dict[str, WorkspaceConfig] = {}
         plans: list[models.FollowUp] = []
         for contact in candidates:
