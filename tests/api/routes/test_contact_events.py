@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN, CHANNEL, ClientFactory, send
+from tests.conftest import CHANNEL, ClientFactory, send
 
 
 def post_event(client: TestClient, contact: str, **body: Any) -> dict[str, Any]:
@@ -76,41 +76,6 @@ def test_checkout_then_purchase_walks_the_funnel(client: TestClient) -> None:
     purchase = post_event(client, "c-walk", type="purchase_completed", event_id="w2")
     assert checkout["lifecycle_stage"] == "Payment"
     assert purchase["lifecycle_stage"] == "Customer"
-
-
-def test_custom_conversion_is_recorded_and_moves_once_mapped(client: TestClient) -> None:
-    send(client, "Hello", contact="c-dep")
-    unmapped = post_event(
-        client, "c-dep", type="deposit_paid", event_id="d1", value=50, currency="MYR"
-    )
-    mapping = client.put(
-        "/v1/conversion-events",
-        json={"stages": {"deposit_paid": "payment", "purchase_completed": "Customer"}},
-        headers=ADMIN,
-    )
-    mapped = post_event(
-        client, "c-dep", type="deposit_paid", event_id="d2", value=50, currency="MYR"
-    )
-    checkout = post_event(client, "c-dep", type="checkout_started", event_id="d3")
-    assert not unmapped["stage_changed"] and "not mapped" in unmapped["note"]
-    assert mapping.status_code == 200
-    assert mapping.json() == {
-        "stages": {"deposit_paid": "Payment", "purchase_completed": "Customer"}
-    }
-    assert client.get("/v1/conversion-events", headers=ADMIN).json() == mapping.json()
-    assert mapped["lifecycle_stage"] == "Payment" and mapped["stage_changed"]
-    assert not checkout["stage_changed"], "checkout_started was removed from the mapping"
-
-
-def test_conversion_mapping_refuses_lost_or_unknown_stages_and_non_admins(
-    client: TestClient,
-) -> None:
-    lost = client.put("/v1/conversion-events", json={"stages": {"x_y": "Cold Lead"}}, headers=ADMIN)
-    unknown = client.put("/v1/conversion-events", json={"stages": {"x_y": "VIP"}}, headers=ADMIN)
-    channel = client.get("/v1/conversion-events", headers=CHANNEL)
-    assert lost.status_code == 422 and "not an active stage" in lost.json()["detail"]
-    assert unknown.status_code == 422
-    assert channel.status_code == 403
 
 
 def test_stage_set_by_human_is_recorded_as_human_and_stale_ones_are_ignored(
