@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +92,13 @@ class Settings(BaseSettings):
         default=60, ge=0, description="How often due follow-ups run in the server; 0 = never."
     )
     followup_batch_size: int = Field(default=200, ge=1)
+
+    @field_validator("followup_delays_minutes")
+    @classmethod
+    def _delays_increase(cls, delays: list[int]) -> list[int]:
+        if any(d <= 0 for d in delays) or delays != sorted(set(delays)):
+            raise ValueError("follow-up delays must be positive and increasing, e.g. [240, 1320]")
+        return delays
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
