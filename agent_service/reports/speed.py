@@ -60,7 +60,8 @@ async def speed_report(session: AsyncSession, query: ReportQuery, meta: ReportMe
     ).all()
     return SpeedReport(
         meta=meta,
-        first_response_seconds=_distribution([v for v in response_seconds if v is not None]),
+        # float(): PostgreSQL's extract() gives Decimal values.
+        first_response_seconds=_distribution([float(v) for v in response_seconds if v is not None]),
         ai_reply_latency_ms=_distribution([float(v) for v in latencies]),
-        time_to_handoff_minutes=_distribution([v for v in to_handoff if v is not None]),
+        time_to_handoff_minutes=_distribution([float(v) for v in to_handoff if v is not None]),
     )
