@@ -11,6 +11,7 @@ from agent_service.schemas.reports import Distribution, ReportMeta, SpeedReport
 
 
 def _distribution(values: list[float]) -> Distribution:
+    values.sort()  # once: percentile() then sorts an already sorted list, which is linear
     return Distribution(count=len(values), p50=percentile(values, 50), p90=percentile(values, 90))
 
 
