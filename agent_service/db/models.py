@@ -290,7 +290,7 @@ class FollowUp(Base):
     channel: Mapped[str] = mapped_column(String(20))
     silence_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    # pending -> sending -> sent | cancelled | skipped | done
+    # pending -> claimed (inside the sending transaction) -> sent | cancelled | skipped | done
     status: Mapped[str] = mapped_column(String(10), index=True)
     outcome: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str | None] = mapped_column(String(40))
