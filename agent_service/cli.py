@@ -61,3 +61,41 @@ def chat(
             await service.stop()
 
     typer.echo(asyncio.run(_run()))
+
+
+demo_app = typer.Typer(help="Demo data: synthetic history for trying the reports.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("generate")
+def demo_generate(
+    contacts: int = typer.Option(5000, min=1, help="How many contacts."),
+    months: int = typer.Option(6, min=1, help="Over how many months, ending now."),
+    messages_per_contact: float = typer.Option(10.0, min=2, help="Average messages each."),
+    workspace: str = typer.Option("ws_demo", help="The workspace to fill."),
+    seed: int = typer.Option(7, help="Same seed, same history."),
+) -> None:
+    """Fill a workspace with realistic synthetic history (contacts, messages, stage changes
+    by AI, humans and the system, handoffs, lost marks, conversions with value)."""
+    import time
+
+    from agent_service.service import build_service
+    from agent_service.synthetic_history import HistoryShape, generate_history
+    from agent_service.workspace import load_workspace_config
+
+    async def _run() -> dict[str, int]:
+        service = build_service(get_settings())
+        await service.start()
+        try:
+            async with service.deps.sessions() as session:
+                lifecycle = (await load_workspace_config(session, workspace)).lifecycle
+            shape = HistoryShape(contacts, months, messages_per_contact, seed)
+            return await generate_history(
+                service.deps.sessions, workspace, lifecycle, shape, datetime.now(UTC)
+            )
+        finally:
+            await service.stop()
+
+    started = time.perf_counter()
+    written = asyncio.run(_run())
+    typer.echo(json.dumps({**written, "seconds": round(time.perf_counter() - started, 1)}))

@@ -45,6 +45,8 @@ REQUIRED_PHRASES = frozenset(
         "clarify",
         "team_closed_collect_contact",
         "team_closed_handoff",
+        "follow_up",
+        "follow_up_last",
     }
 )
 PROMPT_FILES = {"system": "system.md", "phrases": "phrases.yaml"}

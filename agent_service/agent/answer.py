@@ -25,6 +25,7 @@ from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 from agent_service.agent.turn_trace import log_turn_trace
 from agent_service.db import models
+from agent_service.handoff_guard import given_back_categories
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
 from agent_service.language import detect_language
@@ -62,10 +63,12 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
             session, contact_row.id, newest.id, deps.settings.history_messages
         )
         answered_until = await conversations.last_answered_sent_at(session, contact_row.id)
+        handed_back = await given_back_categories(session, contact_row.id)  # no handoff loops
     # Late: the customer sent it before a message already answered. It is answered, but it must
     # not move the contact's state backwards (see docs/reliability.md).
     late = answered_until is not None and newest.sent_at < answered_until
     contact = conversations.contact_state(contact_row)
+    contact.handed_back = handed_back
     if contact.owner == "human":
         summary = conversations.contact_summary(contact)
         silent = {

@@ -28,6 +28,8 @@ class ContactState:
     fields: dict[str, Any]
     pending_field: str | None
     language: str | None
+    # Reason categories of handoffs the humans gave back (see handoff_guard): no loops.
+    handed_back: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -16,7 +16,9 @@ from agent_service.api.routes import (
     approvals,
     audit,
     contacts,
+    conversion_events,
     delivery,
+    follow_ups,
     health,
     intents,
     keys,
@@ -25,6 +27,7 @@ from agent_service.api.routes import (
     messages,
     prompts,
     qualification,
+    reports,
     stages,
     teams,
     workspaces,
@@ -32,6 +35,7 @@ from agent_service.api.routes import (
 from agent_service.core.config import Settings, get_settings
 from agent_service.core.logs import configure_logging
 from agent_service.delivery.background import DeliveryWorkers
+from agent_service.follow_up_loop import start_follow_up_loop, stop_follow_up_loop
 from agent_service.knowledge_base.store import IndexUnavailable
 from agent_service.rate_limits import RateLimited
 from agent_service.service import Service, build_service
@@ -55,7 +59,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.agent_deps = svc.deps
         workers = DeliveryWorkers(svc.deps)  # issue 5: start-up recovery, callback dispatcher
         await workers.start()
+        follow_up_task = start_follow_up_loop(app.state, svc.deps)  # issue 6
         yield
+        await stop_follow_up_loop(follow_up_task)
         await workers.stop()
         await svc.stop()
 
@@ -103,6 +109,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         audit.router,
         # issue 5: delivery
         delivery.router,
+        # issue 6: lifecycle
+        conversion_events.router,
+        follow_ups.router,
+        reports.router,
     ):
         app.include_router(router)
     return app

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -149,6 +149,33 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(default=True, description="One JSON object per log line.")
     log_level: str = "INFO"
+    # issue 6: follow-ups when a lead goes quiet, then the cold-lead mark.
+    followup_delays_minutes: list[int] = Field(
+        default=[240, 1320],
+        description="Nudge k is due this long after the agent's last reply; len = max nudges.",
+    )
+    followup_cold_after_minutes: int = Field(
+        default=1440, ge=0, description="After the last nudge, mark Cold Lead this much later."
+    )
+    followup_cold_stage: str = "Cold Lead"
+    followup_messaging_window_hours: dict[str, float] = Field(
+        default={"whatsapp": 24, "messenger": 24, "instagram": 24},
+        description="Per channel: nudges only this long after the customer's last message.",
+    )
+    followup_callback_url: str | None = Field(
+        default=None, description="Where nudges are POSTed; a workspace's callback_url wins."
+    )
+    followup_poll_seconds: float = Field(
+        default=60, ge=0, description="How often due follow-ups run in the server; 0 = never."
+    )
+    followup_batch_size: int = Field(default=200, ge=1)
+
+    @field_validator("followup_delays_minutes")
+    @classmethod
+    def _delays_increase(cls, delays: list[int]) -> list[int]:
+        if any(d <= 0 for d in delays) or delays != sorted(set(delays)):
+            raise ValueError("follow-up delays must be positive and increasing, e.g. [240, 1320]")
+        return delays
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -330,3 +330,83 @@ class ModelUsageDaily(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     model_calls: Mapped[int] = mapped_column(Integer, default=0)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- issue 6 ---
+class Conversion(Base):
+    """A conversion event (booking, checkout, purchase...) with its value, for attribution."""
+
+    __tablename__ = "conversions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(50))
+    value: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    # Given by the event, else the contact's first channel and campaign.
+    channel: Mapped[str | None] = mapped_column(String(20))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContactSource(Base):
+    """Where a contact came from (first inbound message): the key of report filters."""
+
+    __tablename__ = "contact_sources"
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    first_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowUp(Base):
+    """One planned nudge (or the final cold-lead mark) for a contact who went quiet."""
+
+    __tablename__ = "follow_ups"
+    # One row per step of one silence: two schedulers cannot plan the same step twice.
+    __table_args__ = (UniqueConstraint("contact_id", "anchor_message_id", "step"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # The customer's last message before the silence; a newer one cancels the plan.
+    anchor_message_id: Mapped[str] = mapped_column(String(40))
+    step: Mapped[int] = mapped_column(Integer)  # 1..N nudges, N+1 the cold-lead mark
+    kind: Mapped[str] = mapped_column(String(10))  # "nudge" | "cold"
+    channel: Mapped[str] = mapped_column(String(20))
+    silence_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # pending -> claimed (inside the sending transaction) -> sent | cancelled | skipped | done
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(40))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# Report queries scan by workspace and time; these keep them fast at 1M messages.
+Index(
+    "ix_stage_changes_ws_created",  # covering for the funnel and AI-versus-human scans
+    StageChange.workspace_id,
+    StageChange.created_at,
+    StageChange.contact_id,
+    StageChange.kind,
+    StageChange.to_stage,
+    StageChange.actor,
+)
+Index(
+    "ix_stage_changes_contact_created",  # covering for "what happened next" lookups
+    StageChange.contact_id,
+    StageChange.created_at,
+    StageChange.kind,
+    StageChange.to_stage,
+)
+Index("ix_messages_contact_dir_created", Message.contact_id, Message.direction, Message.created_at)
+Index("ix_handoffs_ws_created", Handoff.workspace_id, Handoff.created_at)
+Index("ix_turns_ws_created", Turn.workspace_id, Turn.created_at, Turn.contact_id, Turn.latency_ms)
+Index("ix_contacts_ws_stage", Contact.workspace_id, Contact.lifecycle_stage)
+Index("ix_contacts_ws_updated", Contact.workspace_id, Contact.updated_at)
+Index("ix_contact_events_contact_type", ContactEvent.contact_id, ContactEvent.type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class StageChangePublic(BaseModel):
@@ -52,22 +52,106 @@ class ContactPublic(BaseModel):
     updated_at: datetime
 
 
-class ContactEventIn(BaseModel):
-    """A conversation event from the messaging layer."""
+CONVERSATION_EVENTS = frozenset(
+    {
+        "human_assigned",
+        "human_released",
+        "conversation_closed",
+        "conversation_reopened",
+        "stage_set_by_human",
+    }
+)
+STANDARD_CONVERSIONS = (
+    "appointment_booked",
+    "added_to_cart",
+    "checkout_started",
+    "purchase_completed",
+)
 
-    type: Literal["human_assigned", "human_released"] = Field(
-        description="human_assigned: a person took over (the agent goes silent); "
-        "human_released: the conversation is given back to the agent."
+
+class ContactEventIn(BaseModel):
+    """An event about a contact from the messaging layer, a shop or an ads platform.
+
+    Conversation events: `human_assigned`, `human_released`, `conversation_closed`,
+    `conversation_reopened`, `stage_set_by_human`. Every other type is a conversion event
+    (`appointment_booked`, `added_to_cart`, `checkout_started`, `purchase_completed` or a
+    custom name such as `deposit_paid`).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "purchase_completed",
+                    "event_id": "shop-order-1042",
+                    "occurred_at": "2026-11-22T06:00:00Z",
+                    "value": 1200000,
+                    "currency": "VND",
+                },
+                {"type": "human_assigned", "event_id": "inbox-77", "team": "sales"},
+                {
+                    "type": "stage_set_by_human",
+                    "event_id": "inbox-78",
+                    "stage": "Payment",
+                    "reason": "deposit link sent",
+                },
+            ]
+        }
     )
-    event_id: str | None = Field(
-        default=None, max_length=200, description="Idempotency key; a repeat changes nothing."
+
+    type: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{1,49}$",
+        description="The event type; lower-case letters, digits and underscores.",
+    )
+    event_id: str = Field(
+        min_length=1, max_length=200, description="Idempotency key; a repeat changes nothing."
+    )
+    occurred_at: AwareDatetime | None = Field(
+        default=None,
+        description="When it happened, with a time zone (default: when received). An event "
+        "older than the "
+        "contact's last stage change never moves the stage backwards.",
     )
     team: str | None = Field(default=None, max_length=100, description="For human_assigned.")
+    stage: str | None = Field(
+        default=None, max_length=100, description="For stage_set_by_human: the stage name."
+    )
+    reason: str | None = Field(
+        default=None, max_length=500, description="For stage_set_by_human: why (the lost reason)."
+    )
+    value: float | None = Field(default=None, ge=0, description="Conversion value.")
+    currency: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. VND, MYR, THB."
+    )
+    channel: str | None = Field(
+        default=None, max_length=20, description="Attribution override (default: first channel)."
+    )
+    campaign: str | None = Field(
+        default=None, max_length=200, description="Attribution override (default: first campaign)."
+    )
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> ContactEventIn:
+        if self.type == "stage_set_by_human" and not self.stage:
+            raise ValueError("stage_set_by_human needs 'stage', the name of the new stage")
+        if self.value is not None and self.currency is None:
+            raise ValueError("a 'value' needs its 'currency' (ISO 4217, e.g. VND)")
+        return self
+
+    @property
+    def is_conversion(self) -> bool:
+        return self.type not in CONVERSATION_EVENTS
 
 
 class ContactEventResult(BaseModel):
+    """What the event changed; a repeat returns the first answer with ``duplicate`` true."""
+
     event_id: str | None
     type: str
     duplicate: bool
     owner: Literal["ai", "human"]
     assigned_to: str | None
+    lifecycle_stage: str | None = None
+    lost: bool | None = None
+    stage_changed: bool = False
+    note: str = Field(default="", description="Why the stage did or did not move.")

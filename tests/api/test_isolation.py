@@ -66,7 +66,12 @@ def test_workspace_b_cannot_read_or_change_anything_of_workspace_a(client: TestC
         ("PUT", f"/v1/knowledge/entries/{a['entry']}", {"answer": "hijacked"}, b_admin),
         ("DELETE", f"/v1/knowledge/entries/{a['entry']}", None, b_admin),
         ("GET", "/v1/contacts/a-contact", None, b_admin),
-        ("POST", "/v1/contacts/a-contact/events", {"type": "human_assigned"}, b_other),
+        (
+            "POST",
+            "/v1/contacts/a-contact/events",
+            {"type": "human_assigned", "event_id": "ev-iso-1"},
+            b_other,
+        ),
         ("PATCH", f"/v1/stages/{a['stage']}", {"name": "hijacked"}, b_admin),
         ("DELETE", f"/v1/stages/{a['stage']}", None, b_admin),
         ("POST", f"/v1/approvals/{a['approval']}/approve", None, b_admin),

@@ -3,6 +3,7 @@ from typing import Annotated
 from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import HandoffDecision, ToolContext
+from agent_service.handoff_guard import check_repeat
 from agent_service.lifecycle import PolicyRefusal
 from agent_service.schemas.messages import HandoffAction
 
@@ -18,7 +19,8 @@ async def handoff_to_human(
 
     Use it when the customer asks for a person, when the knowledge base cannot answer and you
     would have to guess, or when the lead is qualified. Do not hand off for questions you can
-    answer from the knowledge base.
+    answer from the knowledge base. If the team already handled a handoff for the same reason
+    and gave the conversation back, keep helping unless the customer asks for a person.
 
     Args:
         reason: why a human is needed, in one sentence.
@@ -33,6 +35,9 @@ async def handoff_to_human(
         raise PolicyRefusal(f"unknown team '{team}'; teams are: {known}")
     if ctx.handoff is not None or ctx.contact.owner == "human":
         raise PolicyRefusal("the conversation is already handed to a human")
+    check_repeat(
+        ctx.contact.handed_back, reason, ctx.customer_words[-1] if ctx.customer_words else ""
+    )
     # A closed or unstaffed team still gets the conversation (it is their queue), but the
     # reply must not pretend someone answers now: see unavailable_team_reply.
     why = chosen.unavailable_because(ctx.now)

@@ -2,10 +2,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from agent_service.api.deps import AgentDepsDep, ChannelOrAdminKey, SessionDep
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
-from agent_service.contact_events import ContactNotFound, apply_event
+from agent_service.contact_events import (
+    ContactNotFound,
+    EventRejected,
+    apply_event,
+    stored_result,
+)
 from agent_service.db import models
 from agent_service.schemas.contacts import (
     ContactEventIn,
@@ -88,26 +94,46 @@ async def get_contact(
     )
 
 
+EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "Invalid event, or a stage this workspace lacks."},
+}
+
+
 @router.post(
     "/{contact_id}/events",
     response_model=ContactEventResult,
-    responses={**ERROR_RESPONSES, **NOT_FOUND},
+    responses={**ERROR_RESPONSES, **NOT_FOUND, **EVENT_ERRORS},
 )
 async def post_contact_event(
     contact_id: str, event: ContactEventIn, principal: ChannelOrAdminKey, deps: AgentDepsDep
 ) -> ContactEventResult:
-    """Record a conversation event: `human_assigned` silences the agent, `human_released`
-    gives the conversation back to it."""
-    async with (
-        deps.contact_locks.hold(principal.workspace_id, contact_id),
-        deps.sessions() as session,
-        session.begin(),
-    ):
-        try:
-            return await apply_event(
-                session, principal.workspace_id, contact_id, event, deps.clock()
-            )
-        except ContactNotFound:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
-            ) from None
+    """Record an event about a contact; a repeated `event_id` is acknowledged, changes nothing.
+
+    Conversation events: `human_assigned` silences the agent; `human_released`,
+    `conversation_closed` and `conversation_reopened` give the conversation back to it;
+    `stage_set_by_human` records a person's stage change (actor `human`). Any other type is a
+    conversion event: its value is stored for reports and, when the workspace maps the type to
+    a stage (see `/v1/conversion-events`), it moves the contact forward (actor `system`).
+    Events for an unknown contact get 404 and create nothing.
+    """
+    workspace_id = principal.workspace_id
+    try:
+        async with (
+            deps.contact_locks.hold(workspace_id, contact_id),
+            deps.sessions() as session,
+            session.begin(),
+        ):
+            return await apply_event(session, workspace_id, contact_id, event, deps.clock())
+    except ContactNotFound:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
+        ) from None
+    except EventRejected as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except IntegrityError:
+        # Another worker stored the same event_id first: answer as for any repeat.
+        async with deps.sessions() as session:
+            stored = await stored_result(session, workspace_id, event.event_id)
+        if stored is None:
+            raise
+        return stored

@@ -1,0 +1,54 @@
+"""Delivering follow-up nudges to the messaging layer.
+
+The nudge is already stored as an outbound message when ``send`` is called; the sender only
+tells the messaging layer. The default POSTs it as JSON to the workspace's callback URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """A follow-up message to deliver on the contact's channel."""
+
+    workspace_id: str
+    contact_id: str  # the channel-side contact id
+    channel: str
+    text: str
+    language: str
+    step: int
+    last: bool
+    follow_up_id: str
+    message_id: str
+    callback_url: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.pop("callback_url")
+        return {"type": "follow_up", **body}
+
+
+class FollowUpSender(Protocol):
+    async def send(self, nudge: Nudge) -> None:
+        """Deliver the nudge; raise to record a delivery error (it is not retried)."""
+
+
+class CallbackFollowUpSender:
+    """POSTs each nudge to its callback URL; without one the stored message is the record."""
+
+    def __init__(
+        self, timeout_seconds: float = 5.0, transport: httpx.AsyncBaseTransport | None = None
+    ):
+        self._timeout, self._transport = timeout_seconds, transport
+
+    async def send(self, nudge: Nudge) -> None:
+        if not nudge.callback_url:
+            return
+        async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
+            response = await http.post(nudge.callback_url, json=nudge.as_json())
+            response.raise_for_status()

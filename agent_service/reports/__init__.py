@@ -1,0 +1,1 @@
+"""Lifecycle reports: funnel, lost stages, AI versus human, speed, attribution, segments."""
