@@ -57,3 +57,12 @@ def chat(
             await service.stop()
 
     typer.echo(asyncio.run(_run()))
+
+
+def _add_eval_commands() -> None:
+    from agent_service.evals.cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_add_eval_commands()

@@ -1,0 +1,128 @@
+"""``agent-service eval run SUITE...``: run suites, write reports, compare, gate (exit code)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from agent_service.core.config import Settings, get_settings
+
+eval_app = typer.Typer(help="Evaluation suites: run, compare with a baseline, gate.")
+
+
+def parse_prompt_versions(values: list[str]) -> dict[str, str]:
+    """``NAME=FILE`` pairs: the file's body becomes a new active version of prompt NAME."""
+    overrides: dict[str, str] = {}
+    for value in values:
+        name, sep, file = value.partition("=")
+        if not sep or not Path(file).is_file():
+            raise typer.BadParameter(f"'{value}': expected NAME=FILE, e.g. phrases=my_phrases.yaml")
+        overrides[name.strip()] = Path(file).read_text("utf-8")
+    return overrides
+
+
+def _model_for(settings: Settings, name: str | None) -> Any:
+    from agent_service.agent.chat_model import build_chat_model
+
+    if name is None:
+        return None
+    return build_chat_model(settings.model_copy(update={"llm_model": name}))
+
+
+async def _run(
+    settings: Settings, config: Any, run_dir: Path, progress: bool
+) -> dict[str, Any]:
+    from agent_service.evals.report import build_report, write_reports
+    from agent_service.evals.runner import run_evals
+    from agent_service.service import build_service
+
+    if config.model is not None:
+        settings = settings.model_copy(update={"llm_model": config.model})
+    service = build_service(settings)
+    await service.start()
+    try:
+        outcome = await run_evals(
+            service.deps,
+            config,
+            run_dir,
+            customer_model=_model_for(settings, settings.eval_customer_model),
+            judge_model=_model_for(settings, settings.eval_judge_model),
+            progress=progress,
+        )
+    finally:
+        await service.stop()
+    report = build_report(outcome)
+    write_reports(report, run_dir)
+    return report
+
+
+@eval_app.command("run")
+def run(
+    suites: list[str] = typer.Argument(None, help="Suite files, directories or names in evals/."),
+    model: str | None = typer.Option(None, help="OpenAI-compatible model; default: offline."),
+    prompt_version: list[str] = typer.Option([], help="NAME=FILE: try another prompt body."),
+    trials: int = typer.Option(1, min=1, max=50, help="Trials per case (pass^k up to this)."),
+    baseline: Path | None = typer.Option(None, help="A previous report.json to compare with."),
+    concurrency: int = typer.Option(4, min=1, max=64, help="Cases running at once."),
+    out: Path | None = typer.Option(None, help="Run directory (results and reports)."),
+    resume: Path | None = typer.Option(None, help="Continue an interrupted run directory."),
+    data_dir: Path | None = typer.Option(
+        None, help="Use this service data dir (copying --workspace); default: a fresh temp one."
+    ),
+    workspace: str = typer.Option("ws_demo", help="The workspace the eval copies its setup from."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Run suites on a throwaway copy of a workspace; exit 1 when the gate fails."""
+    from agent_service.evals.compare import gate, gate_text
+    from agent_service.evals.runner import RunConfig
+    from agent_service.evals.suite import SuiteError, resolve_suites
+
+    settings = get_settings()
+    if resume is not None:
+        config = RunConfig.load(resume)
+        run_dir = resume
+    else:
+        if not suites:
+            raise typer.BadParameter("name at least one suite, e.g. `agent-service eval run evals`")
+        try:
+            paths = resolve_suites(suites, settings.evals_dir)
+        except SuiteError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        config = RunConfig(
+            suites=[str(p) for p in paths],
+            trials=trials,
+            concurrency=concurrency,
+            model=model,
+            prompt_overrides=parse_prompt_versions(prompt_version),
+            prompt_label=", ".join(prompt_version) or None,
+            source_workspace=workspace,
+        )
+        run_dir = out or Path("eval-runs") / config.run_id
+    base = data_dir or Path(tempfile.mkdtemp(prefix="agent-service-eval-"))
+    settings = settings.model_copy(update={"data_dir": base, "seed_demo": True})
+    report = asyncio.run(_run(settings, config, run_dir, progress))
+    baseline_report = json.loads(baseline.read_text("utf-8")) if baseline else None
+    result = gate(report, baseline_report)
+    (run_dir / "gate.json").write_text(json.dumps(result.as_json(), indent=1), "utf-8")
+    metrics = report["metrics"]
+    typer.echo(
+        f"{metrics['statuses']} pass rate {metrics['pass_rate']} pass^k {metrics['pass_hat_k']}"
+    )
+    typer.echo(f"reports: {run_dir / 'report.html'} {run_dir / 'report.json'} "
+               f"{run_dir / 'junit.xml'}")
+    typer.echo(gate_text(result))
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@eval_app.command("schema")
+def schema(out: Path = typer.Option(Path("evals/suite.schema.json"))) -> None:
+    """Write the suite files' JSON schema (for editors)."""
+    from agent_service.evals.suite import json_schema
+
+    out.write_text(json_schema(), "utf-8")
+    typer.echo(f"wrote {out}")

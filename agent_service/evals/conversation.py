@@ -1,0 +1,136 @@
+"""Playing one case's conversation through the production ``run_turn`` and events code path."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from datetime import datetime, timedelta
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import ValidationError
+
+from agent_service.agent.deps import AgentDeps
+from agent_service.agent.turn import run_turn
+from agent_service.contact_events import apply_event
+from agent_service.evals.observation import (
+    EventView,
+    Observation,
+    TurnView,
+    owner_of,
+    read_contact,
+    read_turn,
+)
+from agent_service.evals.simulated_customer import next_message
+from agent_service.evals.suite import Case, ScriptedModel
+from agent_service.schemas.contacts import ContactEventIn
+from agent_service.schemas.messages import InboundMessage
+from agent_service.testing.scripted_chat_model import ScriptedChatModel, reply, tool_call
+
+_message_ids = itertools.count(1)
+
+
+class UnsupportedEvent(ValueError):
+    """An event type the events code path does not accept (yet)."""
+
+
+class CaseClock:
+    """The case's clock: starts at the case's time, one second per reading."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def scripted_model(spec: ScriptedModel) -> ScriptedChatModel:
+    """The case's scripted model; once the script is used up it answers politely, no tools."""
+    steps = [
+        reply(t.reply, *(tool_call(c["name"], **c.get("args", {})) for c in t.tool_calls))
+        for t in spec.turns
+    ]
+    return ScriptedChatModel(steps=steps + [reply("Thank you! Is there anything else?")] * 30)
+
+
+async def apply_case_event(
+    deps: AgentDeps, workspace_id: str, external_id: str, event: dict[str, Any]
+) -> dict[str, Any]:
+    """One event through the events endpoint's schema and ``apply_event``, as the API does."""
+    try:
+        parsed = ContactEventIn.model_validate(event)
+    except ValidationError as exc:
+        if any(e["loc"] == ("type",) for e in exc.errors()):
+            raise UnsupportedEvent(f"unsupported event type '{event.get('type')}'") from exc
+        raise
+    async with (
+        deps.contact_locks.hold(workspace_id, external_id),
+        deps.sessions() as session,
+        session.begin(),
+    ):
+        result = await apply_event(session, workspace_id, external_id, parsed, deps.clock())
+    return result.model_dump(mode="json")
+
+
+@dataclasses.dataclass
+class CaseSetup:
+    """Where and with what a case trial runs."""
+
+    deps: AgentDeps
+    workspace_id: str
+    contact_prefix: str
+    customer_model: BaseChatModel | None = None
+    canary: str | None = None
+
+
+async def play(case: Case, setup: CaseSetup, obs: Observation) -> None:
+    """Send the case's messages and events in order, recording what happened into ``obs``."""
+    deps, ws = setup.deps, setup.workspace_id
+    clock = deps.clock
+    assert isinstance(clock, CaseClock)
+    for step in case.steps:
+        if step.at is not None:
+            clock.now = step.at
+        external_id = f"{setup.contact_prefix}.{step.contact}"
+        if step.event is not None:
+            view = EventView(step.contact, step.event)
+            obs.transcript.append(view)
+            view.result = await apply_case_event(deps, ws, external_id, step.event)
+            continue
+        assert step.say is not None
+        await say(case, setup, step.contact, step.say, obs)
+    if case.simulated is not None and setup.customer_model is not None:
+        exchanges: list[tuple[str, str | None]] = []
+        for _ in range(case.simulated.max_turns):
+            text = await next_message(setup.customer_model, case.simulated, exchanges)
+            if text is None:
+                break
+            view = await say(case, setup, "customer", text, obs)
+            exchanges.append((text, view.reply))
+    async with deps.sessions() as session:
+        for who in {"customer", *(s.contact for s in case.steps)}:
+            contact = await read_contact(session, ws, f"{setup.contact_prefix}.{who}")
+            if contact is not None:
+                obs.contacts[who] = contact
+
+
+async def say(case: Case, setup: CaseSetup, who: str, text: str, obs: Observation) -> TurnView:
+    deps, ws = setup.deps, setup.workspace_id
+    external_id = f"{setup.contact_prefix}.{who}"
+    async with deps.sessions() as session:
+        view = TurnView(who, text, owner_before=await owner_of(session, ws, external_id))
+    obs.transcript.append(view)
+    inbound = InboundMessage(
+        message_id=f"eval.{setup.contact_prefix}.{next(_message_ids)}",
+        channel="whatsapp",
+        contact={"id": external_id, "name": case.name, "locale": case.locale},  # type: ignore[arg-type]
+        text=text,
+        sent_at=deps.clock(),
+    )
+    response = await run_turn(deps, ws, inbound)
+    if response.reply is not None:
+        view.reply, view.language = response.reply.text, response.reply.language
+    async with deps.sessions() as session:
+        await read_turn(session, view, response.turn_id)
+    return view
