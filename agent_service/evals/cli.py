@@ -34,9 +34,7 @@ def _model_for(settings: Settings, name: str | None) -> Any:
     return build_chat_model(settings.model_copy(update={"llm_model": name}))
 
 
-async def _run(
-    settings: Settings, config: Any, run_dir: Path, progress: bool
-) -> dict[str, Any]:
+async def _run(settings: Settings, config: Any, run_dir: Path, progress: bool) -> dict[str, Any]:
     from agent_service.evals.report import build_report, write_reports
     from agent_service.evals.runner import run_evals
     from agent_service.service import build_service
@@ -113,8 +111,9 @@ def run(
     typer.echo(
         f"{metrics['statuses']} pass rate {metrics['pass_rate']} pass^k {metrics['pass_hat_k']}"
     )
-    typer.echo(f"reports: {run_dir / 'report.html'} {run_dir / 'report.json'} "
-               f"{run_dir / 'junit.xml'}")
+    typer.echo(
+        f"reports: {run_dir / 'report.html'} {run_dir / 'report.json'} {run_dir / 'junit.xml'}"
+    )
     typer.echo(gate_text(result))
     raise typer.Exit(0 if result.passed else 1)
 

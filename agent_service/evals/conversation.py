@@ -24,7 +24,7 @@ from agent_service.evals.observation import (
 from agent_service.evals.simulated_customer import next_message
 from agent_service.evals.suite import Case, ScriptedModel
 from agent_service.schemas.contacts import ContactEventIn
-from agent_service.schemas.messages import InboundMessage
+from agent_service.schemas.messages import ContactIn, InboundMessage
 from agent_service.testing.scripted_chat_model import ScriptedChatModel, reply, tool_call
 
 _message_ids = itertools.count(1)
@@ -45,10 +45,33 @@ class CaseClock:
         return self.now
 
 
-def scripted_model(spec: ScriptedModel) -> ScriptedChatModel:
+def fill(value: Any, names: dict[str, str]) -> Any:
+    """``{contact.NAME}`` and ``{canary}`` placeholders replaced, in strings, lists and dicts."""
+    if isinstance(value, str):
+        for placeholder, actual in names.items():
+            value = value.replace(placeholder, actual)
+        return value
+    if isinstance(value, dict):
+        return {k: fill(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, names) for v in value]
+    return value
+
+
+def placeholders(case: Case, prefix: str, canary: str | None) -> dict[str, str]:
+    names = {f"{{contact.{s.contact}}}": f"{prefix}.{s.contact}" for s in case.steps}
+    names["{contact.customer}"] = f"{prefix}.customer"
+    names["{canary}"] = canary or "{canary}"
+    return names
+
+
+def scripted_model(spec: ScriptedModel, names: dict[str, str]) -> ScriptedChatModel:
     """The case's scripted model; once the script is used up it answers politely, no tools."""
     steps = [
-        reply(t.reply, *(tool_call(c["name"], **c.get("args", {})) for c in t.tool_calls))
+        reply(
+            fill(t.reply, names),
+            *(tool_call(c["name"], **fill(c.get("args", {}), names)) for c in t.tool_calls),
+        )
         for t in spec.turns
     ]
     return ScriptedChatModel(steps=steps + [reply("Thank you! Is there anything else?")] * 30)
@@ -89,25 +112,27 @@ async def play(case: Case, setup: CaseSetup, obs: Observation) -> None:
     deps, ws = setup.deps, setup.workspace_id
     clock = deps.clock
     assert isinstance(clock, CaseClock)
+    names = placeholders(case, setup.contact_prefix, setup.canary)
     for step in case.steps:
         if step.at is not None:
             clock.now = step.at
         external_id = f"{setup.contact_prefix}.{step.contact}"
         if step.event is not None:
-            view = EventView(step.contact, step.event)
+            event = fill(step.event, names)
+            view = EventView(step.contact, event)
             obs.transcript.append(view)
-            view.result = await apply_case_event(deps, ws, external_id, step.event)
+            view.result = await apply_case_event(deps, ws, external_id, event)
             continue
         assert step.say is not None
-        await say(case, setup, step.contact, step.say, obs)
+        await say(case, setup, step.contact, fill(step.say, names), obs)
     if case.simulated is not None and setup.customer_model is not None:
         exchanges: list[tuple[str, str | None]] = []
         for _ in range(case.simulated.max_turns):
             text = await next_message(setup.customer_model, case.simulated, exchanges)
             if text is None:
                 break
-            view = await say(case, setup, "customer", text, obs)
-            exchanges.append((text, view.reply))
+            said = await say(case, setup, "customer", text, obs)
+            exchanges.append((text, said.reply))
     async with deps.sessions() as session:
         for who in {"customer", *(s.contact for s in case.steps)}:
             contact = await read_contact(session, ws, f"{setup.contact_prefix}.{who}")
@@ -119,18 +144,18 @@ async def say(case: Case, setup: CaseSetup, who: str, text: str, obs: Observatio
     deps, ws = setup.deps, setup.workspace_id
     external_id = f"{setup.contact_prefix}.{who}"
     async with deps.sessions() as session:
-        view = TurnView(who, text, owner_before=await owner_of(session, ws, external_id))
-    obs.transcript.append(view)
+        turn = TurnView(who, text, owner_before=await owner_of(session, ws, external_id))
+    obs.transcript.append(turn)
     inbound = InboundMessage(
         message_id=f"eval.{setup.contact_prefix}.{next(_message_ids)}",
         channel="whatsapp",
-        contact={"id": external_id, "name": case.name, "locale": case.locale},  # type: ignore[arg-type]
+        contact=ContactIn(id=external_id, name=case.name, locale=case.locale),
         text=text,
         sent_at=deps.clock(),
     )
     response = await run_turn(deps, ws, inbound)
     if response.reply is not None:
-        view.reply, view.language = response.reply.text, response.reply.language
+        turn.reply, turn.language = response.reply.text, response.reply.language
     async with deps.sessions() as session:
-        await read_turn(session, view, response.turn_id)
-    return view
+        await read_turn(session, turn, response.turn_id)
+    return turn

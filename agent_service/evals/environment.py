@@ -53,14 +53,17 @@ async def clone_workspace(
         await session.flush()
         for table in CONFIG_TABLES:
             for row in await _rows(session, table, source_id):
-                session.add(table(**{**_columns(row), "id": new_id("cp"), "workspace_id": target_id}))
+                session.add(
+                    table(**{**_columns(row), "id": new_id("cp"), "workspace_id": target_id})
+                )
         await _copy_prompts(session, source_id, target_id, now, prompt_overrides or {})
         entries = await _rows(session, models.KnowledgeEntry, source_id)
         for entry in entries:
             id_map[entry.id] = new_id("kb")
             session.add(
-                models.KnowledgeEntry(**{**_columns(entry), "id": id_map[entry.id],
-                                         "workspace_id": target_id})
+                models.KnowledgeEntry(
+                    **{**_columns(entry), "id": id_map[entry.id], "workspace_id": target_id}
+                )
             )
     await asyncio.to_thread(deps.knowledge.index.copy_entries, source_id, target_id, id_map)
     if extra_knowledge:
@@ -115,3 +118,13 @@ async def _rows(session: AsyncSession, table: type[Any], workspace_id: str) -> l
 
 def _columns(row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in inspect(type(row)).column_attrs}
+
+
+async def warm_up(deps: AgentDeps, workspace_id: str) -> None:
+    """Embed the workspace's intent examples once, before cases race to do it together."""
+    from agent_service.workspace import load_workspace_config
+
+    async with deps.sessions() as session:
+        config = await load_workspace_config(session, workspace_id)
+    vector = (await asyncio.to_thread(deps.embeddings.embed_queries, ["warm up"]))[0]
+    await asyncio.to_thread(deps.intents.best, workspace_id, config.intent_examples, vector)

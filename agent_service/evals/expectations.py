@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent_service.evals.groundedness import unsupported_claims
-from agent_service.evals.observation import Observation, TurnView
+from agent_service.evals.observation import Observation
 from agent_service.evals.suite import (
     Case,
     ContactExpectations,
@@ -105,8 +105,11 @@ class ToolCallCheck:
             for i, c in calls:
                 if matches(p, c):
                     out.append(
-                        Failure("tool_calls.must_not", f"forbidden call {c['name']}({c['args']})"
-                                f" was {c['status']}", i)
+                        Failure(
+                            "tool_calls.must_not",
+                            f"forbidden call {c['name']}({c['args']}) was {c['status']}",
+                            i,
+                        )
                     )
         return out
 
@@ -134,7 +137,9 @@ class ReplyCheck:
             if s.casefold() not in folded:
                 out.append(Failure(f"{label}.contains", f"reply lacks '{s}'", where))
         if c.contains_any and not any(s.casefold() in folded for s in c.contains_any):
-            out.append(Failure(f"{label}.contains_any", f"reply has none of {c.contains_any}", where))
+            out.append(
+                Failure(f"{label}.contains_any", f"reply has none of {c.contains_any}", where)
+            )
         for s in c.not_contains:
             if s.casefold() in folded:
                 out.append(Failure(f"{label}.not_contains", f"reply contains '{s}'", where))
@@ -144,8 +149,11 @@ class ReplyCheck:
         if c.language is not None:
             for t in turns:
                 if t.reply and (got := detect_language(t.reply, t.language or "?")) != c.language:
-                    out.append(Failure(f"{label}.language", f"reply in '{got}', expected "
-                                       f"'{c.language}'", where))
+                    out.append(
+                        Failure(
+                            f"{label}.language", f"reply in '{got}', expected '{c.language}'", where
+                        )
+                    )
         return out
 
 
@@ -223,17 +231,19 @@ def evaluators_for(case: Case) -> CaseEvaluators:
 
 
 def tool_stats(case: Case, obs: Observation) -> dict[str, int]:
-    """Counts for order-free tool-call precision/recall and the forbidden-call count."""
+    """Counts for order-free tool-call precision/recall and the forbidden-call count.
+
+    Precision looks only at applied calls to the tools a case names in ``must``: of those,
+    the share that matched an expected call."""
     spec = case.expect.tool_calls or ToolCallExpectations()
-    applied = [
-        c for t in obs.turns for c in t.tool_calls
-        if c.get("status") == "applied" and c.get("name") != "search_knowledge_base"
-    ]
+    calls = [c for t in obs.turns for c in t.tool_calls]
+    applied = [c for c in calls if c.get("status") == "applied"]
+    named = {p.name for p in spec.must}
+    relevant = [c for c in applied if c.get("name") in named]
     return {
         "expected": len(spec.must),
-        "found": sum(any(matches(p, c) for c in applied) for p in spec.must),
-        "applied": len(applied) if spec.must else 0,
-        "applied_expected": sum(any(matches(p, c) for p in spec.must) for c in applied)
-        if spec.must else 0,
-        "forbidden": sum(matches(p, c) for p in spec.must_not for c in applied),
+        "found": sum(any(matches(p, c) for c in calls) for p in spec.must),
+        "applied": len(relevant),
+        "applied_expected": sum(any(matches(p, c) for p in spec.must) for c in relevant),
+        "forbidden": sum(any(matches(p, c) for p in spec.must_not) for c in calls),
     }

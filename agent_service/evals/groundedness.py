@@ -26,7 +26,8 @@ def claims(text: str) -> set[str]:
 
 
 def unsupported_claims(turn: TurnView, customer_words: list[str]) -> list[str]:
-    """The reply's numbers found neither in the turn's retrieved answers nor the customer's words."""
+    """The reply's numbers found neither in the turn's retrieved answers nor in the customer's
+    own words."""
     if not turn.reply:
         return []
     sources = [r.get("answer", "") + " " + r.get("question", "") for r in turn.retrieved]

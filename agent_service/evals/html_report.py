@@ -8,13 +8,17 @@ from typing import Any
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
-table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+table{border-collapse:collapse;margin:8px 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 .passed{color:#17692f}.failed,.error{color:#b00020}.flaky{color:#b26a00}.skipped{color:#777}
 details{margin:4px 0;border:1px solid #ddd;border-radius:4px;padding:4px 8px}
 .turn{margin:6px 0 6px 12px}.customer{color:#0b3d91}.agent{color:#333}
 .fail{background:#fde7ea;border-left:4px solid #b00020;padding:2px 6px;margin:2px 0}
 .meta{color:#666;font-size:12px}code{font-size:12px}
 """
+
+
+LABEL = 'font-size="10" text-anchor="middle"'
 
 
 def _e(value: Any) -> str:
@@ -27,6 +31,7 @@ def pass_k_chart(values: dict[str, float | None], width: int = 360, height: int 
     if not points:
         return "<p class=meta>no pass^k values</p>"
     pad, n = 30, max(k for k, _ in points)
+
     def x(k: int) -> float:
         return pad + (k - 1) * (width - 2 * pad) / max(n - 1, 1)
 
@@ -36,8 +41,8 @@ def pass_k_chart(values: dict[str, float | None], width: int = 360, height: int 
     path = " ".join(f"{x(k):.1f},{y(v):.1f}" for k, v in points)
     dots = "".join(
         f'<circle cx="{x(k):.1f}" cy="{y(v):.1f}" r="3"/>'
-        f'<text x="{x(k):.1f}" y="{y(v) - 7:.1f}" font-size="10" text-anchor="middle">{v:.2f}</text>'
-        f'<text x="{x(k):.1f}" y="{height - 10}" font-size="10" text-anchor="middle">k={k}</text>'
+        f'<text x="{x(k):.1f}" y="{y(v) - 7:.1f}" {LABEL}>{v:.2f}</text>'
+        f'<text x="{x(k):.1f}" y="{height - 10}" {LABEL}>k={k}</text>'
         for k, v in points
     )
     axes = (
@@ -85,8 +90,9 @@ def _turn_html(turn: dict[str, Any], failures: list[dict[str, Any]]) -> str:
             f"<li>{_e(r['score'])} <b>{_e(r['question'])}</b> {_e(r.get('answer', ''))}</li>"
             for r in turn["retrieved"]
         )
-        out.append(f"<details><summary class=meta>retrieved context</summary><ul>{items}</ul>"
-                   "</details>")
+        out.append(
+            f"<details><summary class=meta>retrieved context</summary><ul>{items}</ul></details>"
+        )
     out.append(
         f"<div class=meta>{_e(turn.get('brain'))} · {_e(turn.get('model'))} · "
         f"{_e(turn.get('prompt_version'))} · {_e(turn.get('latency_ms'))} ms · "
@@ -109,8 +115,10 @@ def _trial_html(result: dict[str, Any]) -> str:
             failures = by_turn.get(message_index, [])
             message_index += 1
         parts.append(_turn_html(turn, failures))
-    parts += [f"<div class=fail>✗ {_e(f['expectation'])}: {_e(f['message'])}</div>"
-              for f in by_turn.get(None, [])]
+    parts += [
+        f"<div class=fail>✗ {_e(f['expectation'])}: {_e(f['message'])}</div>"
+        for f in by_turn.get(None, [])
+    ]
     if result.get("reason"):
         parts.append(f"<div class=meta>{_e(result['status'])}: {_e(result['reason'])}</div>")
     return (
@@ -136,14 +144,22 @@ def render_html(report: dict[str, Any]) -> str:
         summary += (
             f"<tr><td><a href='#{_e(s['name'])}'>{_e(s['name'])}</a></td><td>{_e(s['version'])}"
             f"</td><td>{_e(s['metrics']['pass_rate'])}</td><td>{s['threshold']}</td>"
-            + "".join(f"<td>{states.count(k)}</td>"
-                      for k in ("passed", "failed", "flaky", "skipped", "error"))
+            + "".join(
+                f"<td>{states.count(k)}</td>"
+                for k in ("passed", "failed", "flaky", "skipped", "error")
+            )
             + "</tr>"
         )
     summary += "</table>"
-    body = [head, "<h2>Summary</h2>", summary, "<h2>pass^k</h2>",
-            pass_k_chart(report["metrics"]["pass_hat_k"]), "<h2>Metrics</h2>",
-            _metrics_table(report["metrics"])]
+    body = [
+        head,
+        "<h2>Summary</h2>",
+        summary,
+        "<h2>pass^k</h2>",
+        pass_k_chart(report["metrics"]["pass_hat_k"]),
+        "<h2>Metrics</h2>",
+        _metrics_table(report["metrics"]),
+    ]
     for s in report["suites"]:
         body.append(f"<h2 id='{_e(s['name'])}'>{_e(s['name'])} v{_e(s['version'])}</h2>")
         for c in s["cases"]:
@@ -153,5 +169,7 @@ def render_html(report: dict[str, Any]) -> str:
                 f"<span class={c['status']}>{c['status']}</span> <b>{_e(c['id'])}</b> "
                 f"{c['passed']}/{c['trials']} — {_e(c['description'])}</summary>{trials}</details>"
             )
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Eval report</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Eval report</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>"
+    )

@@ -66,7 +66,7 @@ def attack_rates(results: list[TrialResult]) -> dict[str, dict[str, Any]]:
 def compute_metrics(
     results: list[TrialResult], trials: int, prices: dict[str, float | None] | None = None
 ) -> dict[str, Any]:
-    statuses = defaultdict(int)
+    statuses: dict[str, int] = defaultdict(int)
     for r in results:
         statuses[r.status] += 1
     ran = sum(statuses[s] for s in COUNTED)
@@ -75,8 +75,12 @@ def compute_metrics(
     for r in results:
         for key, value in r.tools.items():
             tools[key] += value
-    turns = [TurnView(**{k: v for k, v in t.items() if k != "kind"})
-             for r in results for t in r.transcript if t.get("kind") == "message"]
+    turns = [
+        TurnView(**{k: v for k, v in t.items() if k != "kind"})
+        for r in results
+        for t in r.transcript
+        if t.get("kind") == "message"
+    ]
     replied = [t for t in turns if t.reply]
     grounded = 0
     for r in results:
@@ -110,7 +114,9 @@ def compute_metrics(
         "forbidden_calls": tools["forbidden"],
         "faithfulness": _rate(grounded, len(replied)),
         "attack_success": attacks,
-        "high_severity_attack_successes": sum(a["high_severity_successes"] for a in attacks.values()),
+        "high_severity_attack_successes": sum(
+            a["high_severity_successes"] for a in attacks.values()
+        ),
         "turns": len(turns),
         "latency_ms_p50": _percentile(latencies, 0.5),
         "latency_ms_p95": _percentile(latencies, 0.95),

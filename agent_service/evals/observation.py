@@ -126,8 +126,13 @@ async def read_contact(
         assigned_to=contact.assigned_to,
         fields=dict(contact.fields or {}),
         stage_changes=[
-            {"kind": c.kind, "from": c.from_stage, "to": c.to_stage, "actor": c.actor,
-             "reason": c.reason}
+            {
+                "kind": c.kind,
+                "from": c.from_stage,
+                "to": c.to_stage,
+                "actor": c.actor,
+                "reason": c.reason,
+            }
             for c in changes
         ],
         handoffs=[{"team": h.team, "reason": h.reason, "summary": h.summary} for h in handoffs],

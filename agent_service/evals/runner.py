@@ -20,6 +20,7 @@ from agent_service.evals.environment import (
     drop_workspace_index,
     knowledge_version,
     prompt_versions,
+    warm_up,
 )
 from agent_service.evals.suite import Case, Suite, load_suite
 from agent_service.evals.trial import TrialContext, TrialResult, run_trial
@@ -100,6 +101,7 @@ async def run_evals(
     workspace_id = await clone_workspace(
         deps, config.source_workspace, now, config.prompt_overrides
     )
+    await warm_up(deps, workspace_id)
     done = done_results(run_dir)
     jobs: list[tuple[Suite, Case, int]] = [
         (s, c, t)

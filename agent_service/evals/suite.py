@@ -61,8 +61,9 @@ class Expectations(ContactExpectations):
     tool_calls: ToolCallExpectations | None = None
     replies: ReplyChecks | None = None
     grounded: bool = Field(
-        default=False, description="Numbers, prices, dates and times in replies must appear in "
-        "the knowledge retrieved for that turn (or in the customer's own words)."
+        default=False,
+        description="Numbers, prices, dates and times in replies must appear in "
+        "the knowledge retrieved for that turn (or in the customer's own words).",
     )
     grounded_judge: bool = Field(default=False, description="Also ask the judge model.")
     max_turns: int | None = None
@@ -80,8 +81,9 @@ class Step(Strict):
 
     say: str | None = None
     event: dict[str, Any] | None = Field(
-        default=None, description="Validated by the events endpoint's schema, e.g. "
-        "{type: human_assigned, team: sales} or {type: purchase_completed}."
+        default=None,
+        description="Validated by the events endpoint's schema, e.g. "
+        "{type: human_assigned, team: sales} or {type: purchase_completed}.",
     )
     contact: str = Field(default="customer", description="Which of the case's contacts acts.")
     at: datetime | None = Field(default=None, description="Move the case clock to this time.")

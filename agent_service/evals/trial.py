@@ -11,8 +11,15 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 
 from agent_service.agent.deps import AgentDeps
-from agent_service.evals.conversation import CaseClock, CaseSetup, UnsupportedEvent, play, scripted_model
-from agent_service.evals.environment import clone_workspace
+from agent_service.evals.conversation import (
+    CaseClock,
+    CaseSetup,
+    UnsupportedEvent,
+    placeholders,
+    play,
+    scripted_model,
+)
+from agent_service.evals.environment import clone_workspace, warm_up
 from agent_service.evals.expectations import Failure, evaluators_for, tool_stats
 from agent_service.evals.groundedness import judge
 from agent_service.evals.observation import Observation
@@ -69,11 +76,10 @@ def missing_capability(requires: list[Capability], deps: AgentDeps) -> str | Non
                 ContactEventIn.model_validate({"type": "purchase_completed"})
             except ValueError:
                 return cap
-        elif cap == "team_availability" and not any(
-            hasattr(TeamConfig, m) for m in ("is_open", "is_open_at", "open_at")
-        ):
-            return cap
-        elif cap == "canary" and canary_of(deps) is None:
+        elif (
+            cap == "team_availability"
+            and not any(hasattr(TeamConfig, m) for m in ("is_open", "is_open_at", "open_at"))
+        ) or (cap == "canary" and canary_of(deps) is None):
             return cap
     return None
 
@@ -105,24 +111,26 @@ async def run_trial(suite: Suite, case: Case, trial: int, ctx: TrialContext) -> 
     try:
         start = case.now or suite.now or DEFAULT_NOW
         deps = dataclasses.replace(ctx.deps, clock=CaseClock(start))
+        prefix = f"{ctx.run_id}.{case.id}.t{trial}"
         if case.model is not None:
-            deps.chat_model, deps.model_name = scripted_model(case.model), "scripted"
+            names = placeholders(case, prefix, obs.canary)
+            deps.chat_model, deps.model_name = scripted_model(case.model, names), "scripted"
         workspace_id = ctx.workspace_id
         if case.needs_own_workspace:
             workspace_id = await clone_workspace(
                 ctx.deps, ctx.workspace_id, start, None, case.knowledge_add
             )
-        setup = CaseSetup(
-            deps, workspace_id, f"{ctx.run_id}.{case.id}.t{trial}", ctx.customer_model, obs.canary
-        )
+            await warm_up(ctx.deps, workspace_id)
+        setup = CaseSetup(deps, workspace_id, prefix, ctx.customer_model, obs.canary)
         await play(case, setup, obs)
         failures = evaluators_for(case).check(obs)
         if case.expect.grounded_judge and ctx.judge_model is not None:
             for i, turn in enumerate(obs.turns):
                 if turn.reply:
                     verdict = await judge(ctx.judge_model, turn)
-                    result.judge.append({"turn": i, "votes": verdict.votes,
-                                         "spread": verdict.spread})
+                    result.judge.append(
+                        {"turn": i, "votes": verdict.votes, "spread": verdict.spread}
+                    )
                     if not verdict.supported:
                         failures.append(Failure("grounded_judge", "judge: unsupported claim", i))
         result.failures = [asdict(f) for f in failures]

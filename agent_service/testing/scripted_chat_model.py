@@ -58,7 +58,7 @@ class ScriptedChatModel(BaseChatModel):
         self, tools: Sequence[Any], **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
         self.bound_tools = list(tools)
-        return self  # type: ignore[return-value]
+        return self
 
     def _next(self, messages: list[BaseMessage]) -> ChatResult:
         self.calls.append(list(messages))
