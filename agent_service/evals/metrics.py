@@ -66,10 +66,10 @@ def attack_rates(results: list[TrialResult]) -> dict[str, dict[str, Any]]:
 def compute_metrics(
     results: list[TrialResult], trials: int, prices: dict[str, float | None] | None = None
 ) -> dict[str, Any]:
-    statuses: dict[str, int] = defaultdict(int)
+    statuses: dict[str, int] = {}
     for r in results:
-        statuses[r.status] += 1
-    ran = sum(statuses[s] for s in COUNTED)
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    ran = sum(statuses.get(s, 0) for s in COUNTED)
     per_case = list(case_counts(results).values())
     tools: dict[str, int] = defaultdict(int)
     for r in results:
@@ -107,7 +107,7 @@ def compute_metrics(
         "trials": ran,
         "statuses": dict(statuses),
         "cases": len(per_case),
-        "pass_rate": _rate(statuses["passed"], ran),
+        "pass_rate": _rate(statuses.get("passed", 0), ran),
         "pass_hat_k": {str(k): _round(pass_hat_k(per_case, k)) for k in range(1, trials + 1)},
         "tool_precision": _rate(tools["applied_expected"], tools["applied"]),
         "tool_recall": _rate(tools["found"], tools["expected"]),
