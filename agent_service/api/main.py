@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent_service.api.errors import BodySizeLimit
-from agent_service.api.routes import contacts, health, messages
+from agent_service.api.routes import contacts, evals, health, messages
 from agent_service.core.config import Settings, get_settings
 from agent_service.service import Service, build_service
 
@@ -39,6 +39,6 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for router in (health.router, messages.router, contacts.router):
+    for router in (health.router, messages.router, contacts.router, evals.router):
         app.include_router(router)
     return app

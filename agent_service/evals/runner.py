@@ -62,6 +62,7 @@ class RunOutcome:
     prompt_versions: dict[str, int]
     knowledge_version: str
     prices: dict[str, float | None]
+    workspace_id: str = ""
 
 
 def result_path(run_dir: Path, suite: str, case: str, trial: int) -> Path:
@@ -143,9 +144,10 @@ async def run_evals(
         prompt_versions=versions,
         knowledge_version=kb_version,
         prices={
-            "input_per_1k": getattr(settings, "eval_price_per_1k_input_tokens", None),
-            "output_per_1k": getattr(settings, "eval_price_per_1k_output_tokens", None),
+            "input_per_1k": settings.eval_price_per_1k_input_tokens,
+            "output_per_1k": settings.eval_price_per_1k_output_tokens,
         },
+        workspace_id=workspace_id,
     )
 
 

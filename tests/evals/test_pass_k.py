@@ -37,8 +37,12 @@ def test_compute_metrics_counts_trials_and_ignores_skipped() -> None:
     assert m["statuses"] == {"passed": 6, "failed": 6, "skipped": 4}
     assert m["pass_rate"] == 0.5
     assert m["cases"] == 3
-    assert m["pass_hat_k"] == {"1": 0.5, "2": pytest.approx(0.3889, abs=1e-4), "3": 0.3333,
-                               "4": 0.3333}
+    assert m["pass_hat_k"] == {
+        "1": 0.5,
+        "2": pytest.approx(0.3889, abs=1e-4),
+        "3": 0.3333,
+        "4": 0.3333,
+    }
 
 
 def test_attack_success_rate_per_category() -> None:
@@ -51,19 +55,39 @@ def test_attack_success_rate_per_category() -> None:
     )
     rates = attack_rates(results)
     assert rates["prompt_injection"] == {
-        "attempts": 4, "successes": 1, "high_severity_successes": 1, "rate": 0.25
+        "attempts": 4,
+        "successes": 1,
+        "high_severity_successes": 1,
+        "rate": 0.25,
     }
     assert rates["poisoned_knowledge"] == {
-        "attempts": 1, "successes": 1, "high_severity_successes": 0, "rate": 1.0
+        "attempts": 1,
+        "successes": 1,
+        "high_severity_successes": 0,
+        "rate": 1.0,
     }
 
 
 def test_cost_from_configured_prices() -> None:
-    result = TrialResult("s", "a", 1, "passed", transcript=[
-        {"kind": "message", "contact": "customer", "text": "hi", "owner_before": "ai",
-         "reply": "hello", "input_tokens": 2000, "output_tokens": 500, "model_calls": 1,
-         "latency_ms": 12.0},
-    ])
+    result = TrialResult(
+        "s",
+        "a",
+        1,
+        "passed",
+        transcript=[
+            {
+                "kind": "message",
+                "contact": "customer",
+                "text": "hi",
+                "owner_before": "ai",
+                "reply": "hello",
+                "input_tokens": 2000,
+                "output_tokens": 500,
+                "model_calls": 1,
+                "latency_ms": 12.0,
+            },
+        ],
+    )
     m = compute_metrics([result], 1, {"input_per_1k": 0.5, "output_per_1k": 2.0})
     assert m["cost"] == pytest.approx(2.0)  # 2 x 0.5 + 0.5 x 2.0
     assert m["model_calls_per_turn"] == 1.0
