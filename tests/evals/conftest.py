@@ -11,6 +11,8 @@ import yaml
 from agent_service.service import Service, build_service
 from tests.conftest import TickingClock, make_settings
 
+SuiteWriter = Callable[..., Path]
+
 
 @pytest.fixture
 async def service(data_dir: Path) -> AsyncIterator[Service]:
@@ -21,7 +23,7 @@ async def service(data_dir: Path) -> AsyncIterator[Service]:
 
 
 @pytest.fixture
-def write_suite(tmp_path: Path) -> Callable[..., Path]:
+def write_suite(tmp_path: Path) -> SuiteWriter:
     """``write_suite(cases, name=..., **suite_fields)`` -> the YAML file's path."""
 
     def write(cases: list[dict[str, object]], name: str = "t", **fields: object) -> Path:
