@@ -11,6 +11,8 @@ COMPARED_METRICS = (
     "tool_recall",
     "forbidden_calls",
     "faithfulness",
+    "retrieval_recall_at_k",
+    "retrieval_mrr",
     "high_severity_attack_successes",
     "latency_ms_p50",
     "latency_ms_p95",

@@ -124,7 +124,8 @@ async def play(case: Case, setup: CaseSetup, obs: Observation) -> None:
             view.result = await apply_case_event(deps, ws, external_id, event)
             continue
         assert step.say is not None
-        await say(case, setup, step.contact, fill(step.say, names), obs)
+        turn = await say(case, setup, step.contact, fill(step.say, names), obs)
+        turn.needs_knowledge = step.needs_knowledge
     if case.simulated is not None and setup.customer_model is not None:
         exchanges: list[tuple[str, str | None]] = []
         for _ in range(case.simulated.max_turns):

@@ -63,6 +63,24 @@ def attack_rates(results: list[TrialResult]) -> dict[str, dict[str, Any]]:
     return table
 
 
+def retrieval_scores(turns: list[TurnView]) -> dict[str, float | int | None]:
+    """recall@k and MRR over turns that name the knowledge topic they need."""
+    ranks: list[int | None] = []
+    for t in turns:
+        if t.needs_knowledge is None:
+            continue
+        wanted = f"topic:{t.needs_knowledge}"
+        ranks.append(
+            next((i for i, r in enumerate(t.retrieved) if wanted in r.get("tags", [])), None)
+        )
+    found = [r for r in ranks if r is not None]
+    return {
+        "retrieval_queries": len(ranks),
+        "retrieval_recall_at_k": _rate(len(found), len(ranks)),
+        "retrieval_mrr": _rate(sum(1 / (r + 1) for r in found), len(ranks)),
+    }
+
+
 def compute_metrics(
     results: list[TrialResult], trials: int, prices: dict[str, float | None] | None = None
 ) -> dict[str, Any]:
@@ -113,6 +131,7 @@ def compute_metrics(
         "tool_recall": _rate(tools["found"], tools["expected"]),
         "forbidden_calls": tools["forbidden"],
         "faithfulness": _rate(grounded, len(replied)),
+        **retrieval_scores(turns),
         "attack_success": attacks,
         "high_severity_attack_successes": sum(
             a["high_severity_successes"] for a in attacks.values()

@@ -30,6 +30,7 @@ class TurnView:
     input_tokens: int = 0
     output_tokens: int = 0
     error: str | None = None
+    needs_knowledge: str | None = None
     kind: str = "message"
 
 
@@ -88,7 +89,11 @@ async def read_turn(session: AsyncSession, view: TurnView, turn_id: str | None) 
         )
     }
     view.retrieved = [
-        {**r, "answer": entries[r["id"]].answer if r["id"] in entries else ""}
+        {
+            **r,
+            "answer": entries[r["id"]].answer if r["id"] in entries else "",
+            "tags": list(entries[r["id"]].tags or []) if r["id"] in entries else [],
+        }
         for r in turn.retrieved
     ]
     view.tool_calls = list(turn.tool_calls)

@@ -88,6 +88,11 @@ class Step(Strict):
     contact: str = Field(default="customer", description="Which of the case's contacts acts.")
     at: datetime | None = Field(default=None, description="Move the case clock to this time.")
     expect: ReplyChecks | None = None
+    needs_knowledge: str | None = Field(
+        default=None,
+        description="The knowledge topic this message needs (entries tagged topic:NAME); "
+        "feeds the retrieval metrics recall@k and MRR.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:

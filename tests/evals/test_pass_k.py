@@ -92,3 +92,32 @@ def test_cost_from_configured_prices() -> None:
     assert m["cost"] == pytest.approx(2.0)  # 2 x 0.5 + 0.5 x 2.0
     assert m["model_calls_per_turn"] == 1.0
     assert compute_metrics([result], 1)["cost"] is None
+
+
+def test_retrieval_recall_and_mrr() -> None:
+    def turn(needs: str | None, topics: list[str]) -> dict[str, object]:
+        return {
+            "kind": "message",
+            "contact": "customer",
+            "text": "q",
+            "owner_before": "ai",
+            "needs_knowledge": needs,
+            "retrieved": [{"id": t, "question": "", "tags": [f"topic:{t}"]} for t in topics],
+        }
+
+    result = TrialResult(
+        "s",
+        "a",
+        1,
+        "passed",
+        transcript=[
+            turn("hours", ["hours", "price"]),  # rank 1 -> 1
+            turn("price", ["hours", "parking", "price"]),  # rank 3 -> 1/3
+            turn("refund", ["hours", "price"]),  # missed -> 0
+            turn(None, ["hours"]),  # not a retrieval query
+        ],
+    )
+    m = compute_metrics([result], 1)
+    assert m["retrieval_queries"] == 3
+    assert m["retrieval_recall_at_k"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m["retrieval_mrr"] == pytest.approx((1 + 1 / 3) / 3, abs=1e-4)

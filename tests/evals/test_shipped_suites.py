@@ -59,8 +59,23 @@ async def test_shipped_suites_pass_their_gate(service: Service, tmp_path: Path) 
         m = suite["metrics"]
         print(
             f"{suite['name']:15} {m['statuses']} pass rate {m['pass_rate']} "
-            f"(threshold {suite['threshold']}) attacks {m['attack_success']}"
+            f"(threshold {suite['threshold']}) retrieval recall@k {m['retrieval_recall_at_k']} "
+            f"MRR {m['retrieval_mrr']} attacks {m['attack_success']}"
         )
+    overall = report["metrics"]
+    keys = (
+        "pass_rate",
+        "pass_hat_k",
+        "tool_precision",
+        "tool_recall",
+        "forbidden_calls",
+        "faithfulness",
+        "retrieval_recall_at_k",
+        "retrieval_mrr",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    )
+    print({k: overall[k] for k in keys})
     print(gate_text(result))
     assert not [r for r in outcome.results if r.status == "error"], "a case crashed"
     assert result.passed, gate_text(result)
