@@ -30,6 +30,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.service = svc
         app.state.agent_deps = svc.deps
         yield
+        eval_runs = getattr(app.state, "eval_runs", None)  # issue 4: API-started eval runs
+        if eval_runs is not None:
+            await eval_runs.shutdown()
         await svc.stop()
 
     app = FastAPI(

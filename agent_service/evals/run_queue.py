@@ -62,7 +62,20 @@ class EvalRunQueue:
         task.add_done_callback(self.tasks.discard)
         return row
 
+    async def shutdown(self) -> None:
+        """Stop runs still going when the service stops; they are marked failed."""
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
     async def _run(self, run_id: str, config: RunConfig) -> None:
+        try:
+            await self._run_gated(run_id, config)
+        except asyncio.CancelledError:
+            await self._set(run_id, status="failed", error="interrupted: the service stopped")
+            raise
+
+    async def _run_gated(self, run_id: str, config: RunConfig) -> None:
         async with self._gate:
             await self._set(run_id, status="running")
             try:

@@ -209,3 +209,32 @@ async def test_interrupted_run_resumes_without_repeating_finished_trials(
     assert len(resumed) == 5 and not set(resumed) & set(finished)
     assert len(outcome.results) == 8
     assert all(r.status == "passed" for r in outcome.results)
+
+
+async def test_judge_votes_three_times_and_the_majority_decides(
+    service: Service, tmp_path: Path, write_suite: SuiteWriter
+) -> None:
+    suite = write_suite(
+        [
+            {
+                "id": "judged",
+                "steps": [{"say": "How much is a basic facial?"}],
+                "expect": {"grounded": True, "grounded_judge": True},
+            }
+        ]
+    )
+    judge = ScriptedChatModel(
+        steps=[reply("SUPPORTED"), reply("UNSUPPORTED"), reply("UNSUPPORTED")]
+    )
+    outcome = await run_evals(
+        service.deps,
+        RunConfig(suites=[str(suite)]),
+        tmp_path / "run",
+        judge_model=judge,
+        progress=False,
+    )
+    (result,) = outcome.results
+    judge.assert_all_used()
+    assert result.judge == [{"turn": 0, "votes": [True, False, False], "spread": 1 / 3}]
+    assert [f["expectation"] for f in result.failures] == ["grounded_judge"]
+    assert "Knowledge:" in str(judge.calls[0][-1].content)

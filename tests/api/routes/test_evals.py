@@ -91,3 +91,18 @@ def test_eval_runs_need_the_qa_role_and_known_suites(
         missing = client.get("/v1/evals/runs/evalrun_missing", headers=QA)
         assert missing.status_code == 404
         assert client.get("/v1/evals/runs/evalrun_missing").status_code == 401
+
+
+def test_a_run_still_going_at_shutdown_is_marked_failed(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(SUITE), "utf-8")
+    with make_client(evals_dir=tmp_path) as client:
+        run_id = client.post(
+            "/v1/evals/runs", json={"suites": ["smoke"], "trials": 5}, headers=QA
+        ).json()["id"]
+    with make_client(evals_dir=tmp_path) as client:
+        body = client.get(f"/v1/evals/runs/{run_id}", headers=QA).json()
+    if body["status"] != "completed":  # unless it finished before the shutdown reached it
+        assert body["status"] == "failed"
+        assert body["error"] == "interrupted: the service stopped"
