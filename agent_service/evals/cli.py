@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,11 @@ def run(
         run_dir = out or Path("eval-runs") / config.run_id
     base = data_dir or Path(tempfile.mkdtemp(prefix="agent-service-eval-"))
     settings = settings.model_copy(update={"data_dir": base, "seed_demo": True})
-    report = asyncio.run(_run(settings, config, run_dir, progress))
+    try:
+        report = asyncio.run(_run(settings, config, run_dir, progress))
+    finally:
+        if data_dir is None:  # the throwaway service's database and index
+            shutil.rmtree(base, ignore_errors=True)
     baseline_report = json.loads(baseline.read_text("utf-8")) if baseline else None
     result = gate(report, baseline_report)
     (run_dir / "gate.json").write_text(json.dumps(result.as_json(), indent=1), "utf-8")
