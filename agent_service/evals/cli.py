@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,9 @@ def _model_for(settings: Settings, name: str | None) -> Any:
     return build_chat_model(settings.model_copy(update={"llm_model": name}))
 
 
-async def _run(settings: Settings, config: Any, run_dir: Path, progress: bool) -> dict[str, Any]:
+async def _run(
+    settings: Settings, config: Any, run_dir: Path, progress: bool, stop: asyncio.Event
+) -> dict[str, Any]:
     from agent_service.evals.report import build_report, write_reports
     from agent_service.evals.runner import run_evals
     from agent_service.service import build_service
@@ -44,6 +48,17 @@ async def _run(settings: Settings, config: Any, run_dir: Path, progress: bool) -
         settings = settings.model_copy(update={"llm_model": config.model})
     service = build_service(settings)
     await service.start()
+    loop = asyncio.get_running_loop()
+
+    def on_interrupt() -> None:
+        stop.set()
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C aborts at once
+        typer.echo(
+            "\nstopping: letting the running trials finish (Ctrl-C again to abort)", err=True
+        )
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, on_interrupt)
     try:
         outcome = await run_evals(
             service.deps,
@@ -52,8 +67,11 @@ async def _run(settings: Settings, config: Any, run_dir: Path, progress: bool) -
             customer_model=_model_for(settings, settings.eval_customer_model),
             judge_model=_model_for(settings, settings.eval_judge_model),
             progress=progress,
+            stop=stop,
         )
     finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
         await service.stop()
     report = build_report(outcome)
     write_reports(report, run_dir)
@@ -104,11 +122,22 @@ def run(
         run_dir = out or Path("eval-runs") / config.run_id
     base = data_dir or Path(tempfile.mkdtemp(prefix="agent-service-eval-"))
     settings = settings.model_copy(update={"data_dir": base, "seed_demo": True})
+    stop = asyncio.Event()
+    resume_hint = (
+        f"interrupted; finished trials are kept in {run_dir}. Continue with:\n"
+        f"  agent-service eval run --resume {run_dir}"
+    )
     try:
-        report = asyncio.run(_run(settings, config, run_dir, progress))
+        report = asyncio.run(_run(settings, config, run_dir, progress, stop))
+    except KeyboardInterrupt:
+        typer.echo(resume_hint, err=True)
+        raise typer.Exit(130) from None
     finally:
         if data_dir is None:  # the throwaway service's database and index
             shutil.rmtree(base, ignore_errors=True)
+    if stop.is_set():
+        typer.echo(f"partial reports: {run_dir / 'report.html'}\n{resume_hint}", err=True)
+        raise typer.Exit(130)
     baseline_report = json.loads(baseline.read_text("utf-8")) if baseline else None
     result = gate(report, baseline_report)
     (run_dir / "gate.json").write_text(json.dumps(result.as_json(), indent=1), "utf-8")

@@ -94,8 +94,11 @@ async def run_evals(
     judge_model: BaseChatModel | None = None,
     progress: bool = True,
     on_result: Callable[[TrialResult], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunOutcome:
-    """Run every (suite, case, trial) not yet in ``run_dir``; results are written as they end."""
+    """Run every (suite, case, trial) not yet in ``run_dir``; results are written as they end.
+
+    Once ``stop`` is set no new trial starts; running ones finish (a graceful interrupt)."""
     suites = [load_suite(Path(p)) for p in config.suites]
     config.save(run_dir)
     now = deps.clock()
@@ -119,6 +122,8 @@ async def run_evals(
 
     async def one(suite: Suite, case: Case, trial: int) -> None:
         async with gate:
+            if stop is not None and stop.is_set():
+                return
             result = await run_trial(suite, case, trial, ctx)
         _write_result(run_dir, result)
         bar.update(1)
