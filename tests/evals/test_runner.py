@@ -183,21 +183,41 @@ async def test_interrupted_run_resumes_without_repeating_finished_trials(
     config = RunConfig(suites=[str(suite)], trials=2, concurrency=1)
     finished: list[str] = []
 
+    # First Ctrl-C: no new trial starts, the running one finishes.
+    stop = asyncio.Event()
+
+    def stop_after_two(result: TrialResult) -> None:
+        finished.append(result.key)
+        if len(finished) == 2:
+            stop.set()
+
+    partial = await run_evals(
+        service.deps, config, run_dir, progress=False, on_result=stop_after_two, stop=stop
+    )
+    assert len(partial.results) == 2
+
+    # A hard interrupt (second Ctrl-C, or the process killed) in the middle of the resumed run.
     async def interrupted() -> None:
         task = asyncio.current_task()
         assert task is not None
 
-        def stop_after_three(result: TrialResult) -> None:
+        def cancel_after_four(result: TrialResult) -> None:
             finished.append(result.key)
-            if len(finished) == 3:
-                task.cancel()  # what Ctrl-C does to the running run
+            if len(finished) == 4:
+                task.cancel()
 
-        await run_evals(service.deps, config, run_dir, progress=False, on_result=stop_after_three)
+        await run_evals(
+            service.deps,
+            RunConfig.load(run_dir),
+            run_dir,
+            progress=False,
+            on_result=cancel_after_four,
+        )
 
     with pytest.raises(asyncio.CancelledError):
         await interrupted()
     done = done_results(run_dir)
-    assert set(done) == set(finished) and len(done) == 3
+    assert set(done) == set(finished) and len(done) == 4
     resumed: list[str] = []
     outcome = await run_evals(
         service.deps,
@@ -206,7 +226,7 @@ async def test_interrupted_run_resumes_without_repeating_finished_trials(
         progress=False,
         on_result=lambda r: resumed.append(r.key),
     )
-    assert len(resumed) == 5 and not set(resumed) & set(finished)
+    assert len(resumed) == 4 and not set(resumed) & set(finished)
     assert len(outcome.results) == 8
     assert all(r.status == "passed" for r in outcome.results)
 
