@@ -18,15 +18,23 @@ from agent_service.core.config import Settings, get_settings
 eval_app = typer.Typer(help="Evaluation suites: run, compare with a baseline, gate.")
 
 
-def parse_prompt_versions(values: list[str]) -> dict[str, str]:
-    """``NAME=FILE`` pairs: the file's body becomes a new active version of prompt NAME."""
+def parse_prompt_versions(values: list[str]) -> tuple[dict[str, str], dict[str, int]]:
+    """``NAME=FILE`` (the file's body becomes a new version of prompt NAME) or ``NAME@N``
+    (the workspace's stored version N, e.g. a draft not yet active)."""
     overrides: dict[str, str] = {}
+    pins: dict[str, int] = {}
     for value in values:
+        name, at, version = value.partition("@")
+        if at and version.isdigit():
+            pins[name.strip()] = int(version)
+            continue
         name, sep, file = value.partition("=")
         if not sep or not Path(file).is_file():
-            raise typer.BadParameter(f"'{value}': expected NAME=FILE, e.g. phrases=my_phrases.yaml")
+            raise typer.BadParameter(
+                f"'{value}': expected NAME=FILE (e.g. phrases=my_phrases.yaml) or NAME@VERSION"
+            )
         overrides[name.strip()] = Path(file).read_text("utf-8")
-    return overrides
+    return overrides, pins
 
 
 def _model_for(settings: Settings, name: str | None) -> Any:
@@ -82,7 +90,9 @@ async def _run(
 def run(
     suites: list[str] = typer.Argument(None, help="Suite files, directories or names in evals/."),
     model: str | None = typer.Option(None, help="OpenAI-compatible model; default: offline."),
-    prompt_version: list[str] = typer.Option([], help="NAME=FILE: try another prompt body."),
+    prompt_version: list[str] = typer.Option(
+        [], help="NAME=FILE (a prompt body to try) or NAME@VERSION (a stored version)."
+    ),
     trials: int = typer.Option(1, min=1, max=50, help="Trials per case (pass^k up to this)."),
     baseline: Path | None = typer.Option(None, help="A previous report.json to compare with."),
     concurrency: int = typer.Option(4, min=1, max=64, help="Cases running at once."),
@@ -96,6 +106,7 @@ def run(
 ) -> None:
     """Run suites on a throwaway copy of a workspace; exit 1 when the gate fails."""
     from agent_service.evals.compare import gate, gate_text
+    from agent_service.evals.environment import PromptVersionNotFound
     from agent_service.evals.runner import RunConfig
     from agent_service.evals.suite import SuiteError, resolve_suites
 
@@ -110,12 +121,14 @@ def run(
             paths = resolve_suites(suites, settings.evals_dir)
         except SuiteError as exc:
             raise typer.BadParameter(str(exc)) from exc
+        overrides, pins = parse_prompt_versions(prompt_version)
         config = RunConfig(
             suites=[str(p) for p in paths],
             trials=trials,
             concurrency=concurrency,
             model=model,
-            prompt_overrides=parse_prompt_versions(prompt_version),
+            prompt_overrides=overrides,
+            prompt_pins=pins,
             prompt_label=", ".join(prompt_version) or None,
             source_workspace=workspace,
         )
@@ -132,6 +145,9 @@ def run(
     except KeyboardInterrupt:
         typer.echo(resume_hint, err=True)
         raise typer.Exit(130) from None
+    except PromptVersionNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
         if data_dir is None:  # the throwaway service's database and index
             shutil.rmtree(base, ignore_errors=True)

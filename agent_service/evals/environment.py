@@ -34,6 +34,7 @@ async def clone_workspace(
     now: datetime,
     prompt_overrides: dict[str, str] | None = None,
     extra_knowledge: Sequence[KnowledgeItem] = (),
+    prompt_pins: dict[str, int] | None = None,
 ) -> str:
     """A new workspace with the source's configuration, active prompts and knowledge."""
     target_id = new_id("wseval")
@@ -56,7 +57,9 @@ async def clone_workspace(
                 session.add(
                     table(**{**_columns(row), "id": new_id("cp"), "workspace_id": target_id})
                 )
-        await _copy_prompts(session, source_id, target_id, now, prompt_overrides or {})
+        await _copy_prompts(
+            session, source_id, target_id, now, prompt_overrides or {}, prompt_pins or {}
+        )
         entries = await _rows(session, models.KnowledgeEntry, source_id)
         for entry in entries:
             id_map[entry.id] = new_id("kb")
@@ -96,19 +99,35 @@ async def drop_workspace_index(deps: AgentDeps, workspace_id: str) -> None:
     await asyncio.to_thread(deps.knowledge.index.clear, workspace_id)
 
 
+class PromptVersionNotFound(LookupError):
+    """A pinned prompt version the source workspace does not have."""
+
+
 async def _copy_prompts(
-    session: AsyncSession, source_id: str, target_id: str, now: datetime, overrides: dict[str, str]
+    session: AsyncSession,
+    source_id: str,
+    target_id: str,
+    now: datetime,
+    overrides: dict[str, str],
+    pins: dict[str, int],
 ) -> None:
-    rows = await session.scalars(
-        select(models.PromptVersion).filter_by(workspace_id=source_id, active=True)
+    """The source's active prompts, or a pinned stored version (e.g. a draft not yet active),
+    or an override body as a new version on top."""
+    rows = list(
+        await session.scalars(select(models.PromptVersion).filter_by(workspace_id=source_id))
     )
-    for row in rows:
-        values = {**_columns(row), "id": new_id("pv"), "workspace_id": target_id}
+    for name, version in pins.items():
+        if not any(r.name == name and r.version == version for r in rows):
+            raise PromptVersionNotFound(f"workspace '{source_id}' has no prompt {name}@{version}")
+    chosen = [r for r in rows if (r.version == pins[r.name] if r.name in pins else r.active)]
+    for row in chosen:
+        values = {**_columns(row), "id": new_id("pv"), "workspace_id": target_id, "active": True}
         body = overrides.get(row.name)
         if body is not None:
             validate(row.name, body)
-            # A new version on top of the source's, as an edit through the API would make.
-            values.update(body=body, version=row.version + 1, created_at=now)
+            # A new version on top of the latest, as an edit through the API would make.
+            latest = max(r.version for r in rows if r.name == row.name)
+            values.update(body=body, version=latest + 1, created_at=now)
         session.add(models.PromptVersion(**values))
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy import select
+
 from agent_service.agent.deps import AgentDeps
 from agent_service.db import models
 from agent_service.evals.compare import gate
+from agent_service.evals.environment import PromptVersionNotFound
 from agent_service.evals.report import build_report
 from agent_service.evals.runner import RunConfig, run_evals
 from agent_service.evals.suite import SuiteError, load_suite, resolve_suites
@@ -39,6 +42,7 @@ class EvalRunQueue:
             load_suite(path)
         for name, body in request.prompt_overrides.items():
             validate(name, body)
+        await self._check_pins(workspace_id, request.prompt_versions)
         row = models.EvalRun(
             id=new_id("evalrun"),
             workspace_id=workspace_id,
@@ -53,7 +57,8 @@ class EvalRunQueue:
             trials=request.trials,
             concurrency=request.concurrency,
             prompt_overrides=request.prompt_overrides,
-            prompt_label="api override" if request.prompt_overrides else None,
+            prompt_pins=request.prompt_versions,
+            prompt_label=_label(request),
             source_workspace=workspace_id,
             run_id=row.id,
         )
@@ -61,6 +66,17 @@ class EvalRunQueue:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return row
+
+    async def _check_pins(self, workspace_id: str, pins: dict[str, int]) -> None:
+        async with self.deps.sessions() as session:
+            for name, version in pins.items():
+                found = await session.scalar(
+                    select(models.PromptVersion).filter_by(
+                        workspace_id=workspace_id, name=name, version=version
+                    )
+                )
+                if found is None:
+                    raise PromptVersionNotFound(f"this workspace has no prompt {name}@{version}")
 
     async def shutdown(self) -> None:
         """Stop runs still going when the service stops; they are marked failed."""
@@ -107,3 +123,9 @@ class EvalRunQueue:
                 setattr(row, key, value)
             if values.get("status") in ("completed", "failed"):
                 row.finished_at = self.deps.clock()
+
+
+def _label(request: EvalRunCreate) -> str | None:
+    parts = [f"{n}@{v}" for n, v in request.prompt_versions.items()]
+    parts += [f"{n}=(override)" for n in request.prompt_overrides]
+    return ", ".join(parts) or None

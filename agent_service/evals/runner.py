@@ -38,6 +38,7 @@ class RunConfig:
     concurrency: int = 4
     model: str | None = None
     prompt_overrides: dict[str, str] = field(default_factory=dict)
+    prompt_pins: dict[str, int] = field(default_factory=dict)
     prompt_label: str | None = None
     source_workspace: str = "ws_demo"
     run_id: str = field(default_factory=lambda: new_id("evalrun"))
@@ -103,7 +104,7 @@ async def run_evals(
     config.save(run_dir)
     now = deps.clock()
     workspace_id = await clone_workspace(
-        deps, config.source_workspace, now, config.prompt_overrides
+        deps, config.source_workspace, now, config.prompt_overrides, (), config.prompt_pins
     )
     await warm_up(deps, workspace_id)
     done = done_results(run_dir)

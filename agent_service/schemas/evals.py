@@ -22,6 +22,11 @@ class EvalRunCreate(BaseModel):
         default_factory=dict,
         description="Prompt name -> body to try instead of the active version (system, phrases).",
     )
+    prompt_versions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Prompt name -> a stored version to use instead of the active one "
+        "(e.g. a draft an admin has not activated yet).",
+    )
 
 
 class EvalRunPublic(BaseModel):

@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from agent_service.core.config import REPO_ROOT
+from agent_service.db import models
 from agent_service.evals.compare import gate
+from agent_service.evals.environment import PromptVersionNotFound
 from agent_service.evals.report import build_report
 from agent_service.evals.runner import RunConfig, RunOutcome, done_results, run_evals
 from agent_service.evals.trial import TrialResult
@@ -32,6 +34,18 @@ def by_case(outcome: RunOutcome) -> dict[str, TrialResult]:
     return {r.case: r for r in outcome.results}
 
 
+NAMED = ("asks-human-en", "asks-human-vi", "qualified-handoff-to-sales")
+
+
+def handoff_subset(tmp_path: Path) -> Path:
+    """The shipped handoff suite, cut down to the cases this test names."""
+    suite = yaml.safe_load((REPO_ROOT / "evals" / "handoff.yaml").read_text("utf-8"))
+    suite["cases"] = [c for c in suite["cases"] if c["id"] in NAMED]
+    path = tmp_path / "handoff.yaml"
+    path.write_text(yaml.safe_dump(suite, allow_unicode=True), "utf-8")
+    return path
+
+
 async def test_phrases_without_team_name_fail_the_named_handoff_cases(
     service: Service, tmp_path: Path
 ) -> None:
@@ -42,29 +56,47 @@ async def test_phrases_without_team_name_fail_the_named_handoff_cases(
         "vi": "Sẽ có người trả lời bạn tại đây ngay.",
     }
     body = yaml.safe_dump(phrases, allow_unicode=True)
-    suite = REPO_ROOT / "evals" / "handoff.yaml"
+    # The same body stored as a draft (inactive) version 2, as an admin edit would leave it.
+    async with service.deps.sessions() as session, session.begin():
+        session.add(
+            models.PromptVersion(
+                id="pv_draft",
+                workspace_id="ws_demo",
+                name="phrases",
+                version=2,
+                body=body,
+                active=False,
+                created_at=service.deps.clock(),
+            )
+        )
+    suite = handoff_subset(tmp_path)
     good = await run(service, [suite], tmp_path / "good")
-    bad = await run(
+    overridden = await run(
         service,
         [suite],
         tmp_path / "bad",
         prompt_overrides={"phrases": body},
         prompt_label="phrases=no-team.yaml",
     )
-    assert bad.prompt_versions["phrases"] == good.prompt_versions["phrases"] + 1
-    before, after = by_case(good), by_case(bad)
-    for name in ("asks-human-en", "asks-human-vi"):
-        assert before[name].status == "passed"
-        assert after[name].status == "failed"
-        assert [f["expectation"] for f in after[name].failures] == ["turn 1.contains"]
-        assert "Customer Care" in after[name].failures[0]["message"]
-    assert before["qualified-handoff-to-sales"].status == "passed"  # its phrase is unchanged
-    assert after["qualified-handoff-to-sales"].status == "passed"
-    report, baseline = build_report(bad), build_report(good)
-    result = gate(report, baseline)
-    assert not result.passed
-    assert result.comparison is not None
-    assert "handoff/asks-human-en: passed -> failed" in result.comparison.regressions
+    pinned = await run(service, [suite], tmp_path / "pinned", prompt_pins={"phrases": 2})
+    assert good.prompt_versions == {"system": 1, "phrases": 1}
+    assert overridden.prompt_versions["phrases"] == 3  # on top of the stored draft
+    assert pinned.prompt_versions["phrases"] == 2
+    for bad in (overridden, pinned):
+        before, after = by_case(good), by_case(bad)
+        for name in ("asks-human-en", "asks-human-vi"):
+            assert before[name].status == "passed"
+            assert after[name].status == "failed"
+            assert [f["expectation"] for f in after[name].failures] == ["turn 1.contains"]
+            assert "Customer Care" in after[name].failures[0]["message"]
+        # Its phrase (qualified_handoff) is unchanged, so it still passes.
+        assert after["qualified-handoff-to-sales"].status == "passed"
+        result = gate(build_report(bad), build_report(good))
+        assert not result.passed
+        assert result.comparison is not None
+        assert "handoff/asks-human-en: passed -> failed" in result.comparison.regressions
+    with pytest.raises(PromptVersionNotFound, match="phrases@9"):
+        await run(service, [suite], tmp_path / "missing", prompt_pins={"phrases": 9})
 
 
 async def test_forbidden_tool_call_is_reported_and_fails_the_gate(

@@ -7,6 +7,7 @@ from agent_service.api.deps import AgentDepsDep, SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
 from agent_service.auth import Principal
 from agent_service.db import models
+from agent_service.evals.environment import PromptVersionNotFound
 from agent_service.evals.run_queue import EvalRunQueue
 from agent_service.evals.suite import SuiteError
 from agent_service.prompts import PromptError
@@ -54,7 +55,10 @@ async def _run(session: SessionDep, principal: Principal, run_id: str) -> models
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **ERROR_RESPONSES,
-        422: {"model": ErrorBody, "description": "Unknown suite or invalid prompt override."},
+        422: {
+            "model": ErrorBody,
+            "description": "Unknown suite, invalid prompt override or unknown prompt version.",
+        },
     },
 )
 async def create_eval_run(
@@ -64,7 +68,7 @@ async def create_eval_run(
     never touched). Poll `GET /v1/evals/runs/{id}` until it is `completed`."""
     try:
         row = await queue.start(principal.workspace_id, body)
-    except (SuiteError, PromptError) as exc:
+    except (SuiteError, PromptError, PromptVersionNotFound) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return _public(row)
 
