@@ -175,3 +175,16 @@ def schema(out: Path = typer.Option(Path("evals/suite.schema.json"))) -> None:
 
     out.write_text(json_schema(), "utf-8")
     typer.echo(f"wrote {out}")
+
+
+@eval_app.command("compare")
+def compare_reports(
+    report: Path = typer.Argument(..., help="The candidate's report.json."),
+    baseline: Path = typer.Argument(..., help="The baseline's report.json."),
+) -> None:
+    """Compare two finished runs (two prompt versions, two models) and apply the gate."""
+    from agent_service.evals.compare import gate, gate_text
+
+    result = gate(json.loads(report.read_text("utf-8")), json.loads(baseline.read_text("utf-8")))
+    typer.echo(gate_text(result))
+    raise typer.Exit(0 if result.passed else 1)

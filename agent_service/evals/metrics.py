@@ -121,6 +121,7 @@ def compute_metrics(
             6,
         )
     attacks = attack_rates(results)
+    spreads = [j["spread"] for r in results for j in r.judge]
     return {
         "trials": ran,
         "statuses": dict(statuses),
@@ -132,6 +133,8 @@ def compute_metrics(
         "forbidden_calls": tools["forbidden"],
         "faithfulness": _rate(grounded, len(replied)),
         **retrieval_scores(turns),
+        "judge_verdicts": len(spreads),
+        "judge_spread_mean": _rate(sum(spreads), len(spreads)),
         "attack_success": attacks,
         "high_severity_attack_successes": sum(
             a["high_severity_successes"] for a in attacks.values()

@@ -83,3 +83,14 @@ def test_cli_runs_against_an_openai_compatible_model_and_gates_on_the_baseline(
     assert {f["expectation"] for f in failed["failures"]} == {"replies.contains", "grounded"}
     assert "99" in next(f["message"] for f in failed["failures"] if f["expectation"] == "grounded")
     assert (tmp_path / "bad" / "junit.xml").exists() and (tmp_path / "bad" / "gate.json").exists()
+    compared = runner.invoke(
+        app,
+        [
+            "eval",
+            "compare",
+            str(tmp_path / "bad" / "report.json"),
+            str(tmp_path / "good" / "report.json"),
+        ],
+    )
+    assert compared.exit_code == 1
+    assert "price/price: passed -> failed" in compared.output

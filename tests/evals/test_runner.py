@@ -290,3 +290,6 @@ async def test_judge_votes_three_times_and_the_majority_decides(
     assert result.judge == [{"turn": 0, "votes": [True, False, False], "spread": 1 / 3}]
     assert [f["expectation"] for f in result.failures] == ["grounded_judge"]
     assert "Knowledge:" in str(judge.calls[0][-1].content)
+    metrics = build_report(outcome)["metrics"]
+    assert metrics["judge_verdicts"] == 1
+    assert metrics["judge_spread_mean"] == pytest.approx(0.3333)
