@@ -34,6 +34,14 @@ class UnsupportedEvent(ValueError):
     """An event type the events code path does not accept (yet)."""
 
 
+def type_rejected(exc: ValidationError) -> bool:
+    """True when the events schema refused the event's ``type`` itself."""
+    return any(
+        (e["loc"][:1] == ("type",)) or e["type"] in ("union_tag_invalid", "union_tag_not_found")
+        for e in exc.errors()
+    )
+
+
 class CaseClock:
     """The case's clock: starts at the case's time, one second per reading."""
 
@@ -84,7 +92,7 @@ async def apply_case_event(
     try:
         parsed = ContactEventIn.model_validate(event)
     except ValidationError as exc:
-        if any(e["loc"] == ("type",) for e in exc.errors()):
+        if type_rejected(exc):
             raise UnsupportedEvent(f"unsupported event type '{event.get('type')}'") from exc
         raise
     async with (

@@ -122,6 +122,8 @@ class ReplyCheck:
     turn: int | None = None
 
     def check(self, obs: Observation) -> list[Failure]:
+        if self.turn is not None and self.turn >= len(obs.turns):
+            return [Failure(f"turn {self.turn + 1}", "this turn never happened", self.turn)]
         turns = obs.turns if self.turn is None else [obs.turns[self.turn]]
         where = self.turn
         c, out = self.checks, []

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import ValidationError
 
 from agent_service.agent.deps import AgentDeps
 from agent_service.evals.conversation import (
@@ -18,6 +19,7 @@ from agent_service.evals.conversation import (
     placeholders,
     play,
     scripted_model,
+    type_rejected,
 )
 from agent_service.evals.environment import clone_workspace, warm_up
 from agent_service.evals.expectations import Failure, evaluators_for, tool_stats
@@ -74,8 +76,9 @@ def missing_capability(requires: list[Capability], deps: AgentDeps) -> str | Non
         if cap == "conversion_events":
             try:
                 ContactEventIn.model_validate({"type": "purchase_completed"})
-            except ValueError:
-                return cap
+            except ValidationError as exc:
+                if type_rejected(exc):
+                    return cap
         elif (
             cap == "team_availability"
             and not any(hasattr(TeamConfig, m) for m in ("is_open", "is_open_at", "open_at"))
