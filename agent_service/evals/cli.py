@@ -48,7 +48,7 @@ def _model_for(settings: Settings, name: str | None) -> Any:
 async def _run(
     settings: Settings, config: Any, run_dir: Path, progress: bool, stop: asyncio.Event
 ) -> dict[str, Any]:
-    from agent_service.evals.report import build_report, write_reports
+    from agent_service.evals.report import build_report
     from agent_service.evals.runner import run_evals
     from agent_service.service import build_service
 
@@ -81,9 +81,7 @@ async def _run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
         await service.stop()
-    report = build_report(outcome)
-    write_reports(report, run_dir)
-    return report
+    return build_report(outcome)
 
 
 @eval_app.command("run")
@@ -107,6 +105,7 @@ def run(
     """Run suites on a throwaway copy of a workspace; exit 1 when the gate fails."""
     from agent_service.evals.compare import gate, gate_text
     from agent_service.evals.environment import PromptVersionNotFound
+    from agent_service.evals.report import write_reports
     from agent_service.evals.runner import RunConfig
     from agent_service.evals.suite import SuiteError, resolve_suites
 
@@ -151,12 +150,14 @@ def run(
     finally:
         if data_dir is None:  # the throwaway service's database and index
             shutil.rmtree(base, ignore_errors=True)
+    baseline_report = json.loads(baseline.read_text("utf-8")) if baseline else None
+    result = gate(report, baseline_report)
+    report["gate"] = result.as_json()
+    write_reports(report, run_dir)
+    (run_dir / "gate.json").write_text(json.dumps(result.as_json(), indent=1), "utf-8")
     if stop.is_set():
         typer.echo(f"partial reports: {run_dir / 'report.html'}\n{resume_hint}", err=True)
         raise typer.Exit(130)
-    baseline_report = json.loads(baseline.read_text("utf-8")) if baseline else None
-    result = gate(report, baseline_report)
-    (run_dir / "gate.json").write_text(json.dumps(result.as_json(), indent=1), "utf-8")
     metrics = report["metrics"]
     typer.echo(
         f"{metrics['statuses']} pass rate {metrics['pass_rate']} pass^k {metrics['pass_hat_k']}"

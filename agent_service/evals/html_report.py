@@ -58,6 +58,10 @@ def pass_k_chart(values: dict[str, float | None], width: int = 360, height: int 
     )
 
 
+def _pass_k_text(values: dict[str, float | None]) -> str:
+    return " ".join(f"{k}:{v}" for k, v in values.items() if v is not None) or "—"
+
+
 def _metrics_table(metrics: dict[str, Any]) -> str:
     keys = [k for k in metrics if k not in ("pass_hat_k", "attack_success", "statuses")]
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(metrics[k])}</td></tr>" for k in keys)
@@ -138,12 +142,14 @@ def render_html(report: dict[str, Any]) -> str:
         f"knowledge {_e(report['knowledge_version'])} · {report['trials']} trial(s)</p>"
     )
     summary = "<table><tr><th>suite</th><th>version</th><th>pass rate</th><th>threshold</th>"
-    summary += "<th>passed</th><th>failed</th><th>flaky</th><th>skipped</th><th>error</th></tr>"
+    summary += "<th>pass^k</th><th>passed</th><th>failed</th><th>flaky</th><th>skipped</th>"
+    summary += "<th>error</th></tr>"
     for s in report["suites"]:
         states = [c["status"] for c in s["cases"]]
         summary += (
             f"<tr><td><a href='#{_e(s['name'])}'>{_e(s['name'])}</a></td><td>{_e(s['version'])}"
             f"</td><td>{_e(s['metrics']['pass_rate'])}</td><td>{s['threshold']}</td>"
+            f"<td>{_e(_pass_k_text(s['metrics']['pass_hat_k']))}</td>"
             + "".join(
                 f"<td>{states.count(k)}</td>"
                 for k in ("passed", "failed", "flaky", "skipped", "error")
@@ -151,6 +157,17 @@ def render_html(report: dict[str, Any]) -> str:
             + "</tr>"
         )
     summary += "</table>"
+    if report.get("gate"):
+        verdict = report["gate"]
+        reasons = "".join(f"<li>{_e(r)}</li>" for r in verdict["reasons"])
+        comparison = verdict.get("comparison") or {}
+        changes = "".join(
+            f"<li class=failed>regressed {_e(r)}</li>" for r in comparison.get("regressions", [])
+        ) + "".join(
+            f"<li class=passed>improved {_e(r)}</li>" for r in comparison.get("improvements", [])
+        )
+        state = "passed" if verdict["passed"] else "failed"
+        summary += f"<h2>Gate: <span class={state}>{state}</span></h2><ul>{reasons}{changes}</ul>"
     body = [
         head,
         "<h2>Summary</h2>",
