@@ -3,8 +3,12 @@ scripted models) must meet each suite's threshold, with no high-severity attack 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
+
+import pytest
+import yaml
 
 from agent_service.core.config import REPO_ROOT
 from agent_service.evals.compare import gate, gate_text
@@ -44,6 +48,16 @@ def test_json_schema_file_is_current() -> None:
     assert (EVALS / "suite.schema.json").read_text("utf-8") == json_schema(), (
         "run `agent-service eval schema` to regenerate evals/suite.schema.json"
     )
+
+
+def test_suite_files_validate_against_the_json_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(
+        json.loads((EVALS / "suite.schema.json").read_text("utf-8"))
+    )
+    for path in sorted(EVALS.glob("*.yaml")):
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text("utf-8")))]
+        assert not errors, f"{path.name}: {errors[:3]}"
 
 
 async def test_shipped_suites_pass_their_gate(service: Service, tmp_path: Path) -> None:
