@@ -163,8 +163,6 @@ async def say(case: Case, setup: CaseSetup, who: str, text: str, obs: Observatio
         sent_at=deps.clock(),
     )
     response = await run_turn(deps, ws, inbound)
-    if response.reply is not None:
-        turn.reply, turn.language = response.reply.text, response.reply.language
     async with deps.sessions() as session:
         await read_turn(session, turn, response.turn_id)
     return turn

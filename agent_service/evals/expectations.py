@@ -65,6 +65,11 @@ class ContactCheck:
 
         if s.stage is not None and not _same(s.stage, contact.stage):
             fail("stage", f"stage is '{contact.stage}', expected '{s.stage}'")
+        path = [c["to"] for c in contact.stage_changes]
+        if s.stage_path is not None and [p.casefold() for p in s.stage_path] != [
+            p.casefold() for p in path
+        ]:
+            fail("stage_path", f"stages went {' -> '.join(path)}")
         if s.lost is not None and contact.lost != s.lost:
             fail("lost", f"lost is {contact.lost}, expected {s.lost}")
         if s.lost_stage is not None and not (contact.lost and _same(s.lost_stage, contact.stage)):

@@ -96,6 +96,10 @@ async def read_turn(session: AsyncSession, view: TurnView, turn_id: str | None) 
         }
         for r in turn.retrieved
     ]
+    # The reply as stored and sent, not as returned: expectations check what was kept.
+    sent = await session.scalar(select(models.Message).filter_by(turn_id=turn_id, direction="out"))
+    view.reply = sent.text if sent is not None else None
+    view.language = sent.language if sent is not None else None
     view.tool_calls = list(turn.tool_calls)
     view.brain, view.model, view.prompt_version = turn.brain, turn.model, turn.prompt_version
     view.latency_ms, view.model_calls = turn.latency_ms, turn.model_calls

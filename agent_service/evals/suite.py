@@ -47,6 +47,9 @@ class ContactExpectations(Strict):
     """The stored contact after the conversation."""
 
     stage: str | None = None
+    stage_path: list[str] | None = Field(
+        default=None, description="Every stage the contact entered, in order (stage history)."
+    )
     lost: bool | None = None
     lost_stage: str | None = None
     owner: Literal["ai", "human"] | None = None
