@@ -21,7 +21,7 @@ EVALS = REPO_ROOT / "evals"
 
 
 def test_suites_load_and_cover_the_brief() -> None:
-    suites = [load_suite(p) for p in resolve_suites(["evals"], REPO_ROOT)]
+    suites = [load_suite(p) for p in resolve_suites([str(EVALS)], EVALS)]
     cases = [c for s in suites for c in s.cases]
     assert len(cases) >= 60
     stages = {c.expect.stage or c.expect.lost_stage for c in cases}
@@ -61,7 +61,7 @@ def test_suite_files_validate_against_the_json_schema() -> None:
 
 
 async def test_shipped_suites_pass_their_gate(service: Service, tmp_path: Path) -> None:
-    paths = resolve_suites(["evals"], REPO_ROOT)
+    paths = resolve_suites([str(EVALS)], EVALS)
     outcome = await run_evals(
         service.deps, RunConfig(suites=[str(p) for p in paths]), tmp_path / "run", progress=False
     )
