@@ -140,10 +140,16 @@ def _columns(row: Any) -> dict[str, Any]:
 
 
 async def warm_up(deps: AgentDeps, workspace_id: str) -> None:
-    """Embed the workspace's intent examples once, before cases race to do it together."""
-    from agent_service.workspace import load_workspace_config
+    """One turn through ``run_turn`` before the cases start, so they do not all race to
+    embed the workspace's intent examples at once."""
+    from agent_service.agent.turn import run_turn
+    from agent_service.schemas.messages import ContactIn, InboundMessage
 
-    async with deps.sessions() as session:
-        config = await load_workspace_config(session, workspace_id)
-    vector = (await asyncio.to_thread(deps.embeddings.embed_queries, ["warm up"]))[0]
-    await asyncio.to_thread(deps.intents.best, workspace_id, config.intent_examples, vector)
+    inbound = InboundMessage(
+        message_id=f"eval.warmup.{workspace_id}",
+        channel="other",
+        contact=ContactIn(id="eval-warmup"),
+        text="hello",
+        sent_at=deps.clock(),
+    )
+    await run_turn(deps, workspace_id, inbound)
