@@ -99,3 +99,12 @@ def demo_generate(
     started = time.perf_counter()
     written = asyncio.run(_run())
     typer.echo(json.dumps({**written, "seconds": round(time.perf_counter() - started, 1)}))
+
+
+def _add_eval_commands() -> None:
+    from agent_service.evals.cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_add_eval_commands()

@@ -18,6 +18,7 @@ from agent_service.api.routes import (
     contacts,
     conversion_events,
     delivery,
+    evals,
     follow_ups,
     health,
     intents,
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         await workers.start()
         follow_up_task = start_follow_up_loop(app.state, svc.deps)  # issue 6
         yield
+        eval_runs = getattr(app.state, "eval_runs", None)  # issue 4: API-started eval runs
+        if eval_runs is not None:
+            await eval_runs.shutdown()
         await stop_follow_up_loop(follow_up_task)
         await workers.stop()
         await svc.stop()
@@ -113,6 +117,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         conversion_events.router,
         follow_ups.router,
         reports.router,
+        # issue 4: evaluations
+        evals.router,
     ):
         app.include_router(router)
     return app

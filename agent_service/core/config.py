@@ -177,6 +177,18 @@ class Settings(BaseSettings):
             raise ValueError("follow-up delays must be positive and increasing, e.g. [240, 1320]")
         return delays
 
+    # issue 4: evaluation runs (suites, simulated customers, judge, cost).
+    evals_dir: Path = REPO_ROOT / "evals"
+    eval_customer_model: str | None = Field(
+        default=None, description="Chat model that plays simulated customers (OpenAI-compatible)."
+    )
+    eval_judge_model: str | None = Field(
+        default=None, description="Chat model that judges groundedness (OpenAI-compatible)."
+    )
+    eval_price_per_1k_input_tokens: float | None = Field(default=None, ge=0)
+    eval_price_per_1k_output_tokens: float | None = Field(default=None, ge=0)
+    eval_max_concurrent_runs: int = Field(default=1, ge=1, description="API-started runs at once.")
+
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "development":

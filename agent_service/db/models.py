@@ -410,3 +410,21 @@ Index("ix_turns_ws_created", Turn.workspace_id, Turn.created_at, Turn.contact_id
 Index("ix_contacts_ws_stage", Contact.workspace_id, Contact.lifecycle_stage)
 Index("ix_contacts_ws_updated", Contact.workspace_id, Contact.updated_at)
 Index("ix_contact_events_contact_type", ContactEvent.contact_id, ContactEvent.type)
+
+
+# --- issue 4 ---
+class EvalRun(Base):
+    """An eval run started through the API: its request, progress and final report."""
+
+    __tablename__ = "eval_runs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | completed | failed
+    request: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The throwaway copy of the workspace the cases ran in.
+    eval_workspace_id: Mapped[str | None] = mapped_column(String(40))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

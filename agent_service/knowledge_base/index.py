@@ -91,6 +91,20 @@ class KnowledgeIndex:
         vectors = self._embeddings.embed_documents(texts)
         store._collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)  # type: ignore[arg-type]
 
+    def copy_entries(self, source: str, target: str, id_map: dict[str, str]) -> None:
+        """Copy entries with their stored vectors into another workspace (no re-embedding)."""
+        if not id_map:
+            return
+        got = self._store(source)._collection.get(
+            ids=list(id_map), include=["embeddings", "documents", "metadatas"]
+        )
+        self._store(target)._collection.upsert(
+            ids=[id_map[i] for i in got["ids"]],
+            embeddings=got["embeddings"],
+            documents=got["documents"],
+            metadatas=got["metadatas"],
+        )
+
     def delete(self, workspace_id: str, ids: list[str]) -> None:
         if ids:
             self._store(workspace_id).delete(ids=ids)

@@ -1,0 +1,1 @@
+"""Evaluation suites: runner, expectations, metrics, reports and the CI gate."""
