@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from agent_service.core.config import get_settings
+from agent_service.core.config import REPO_ROOT, get_settings
 from agent_service.kb_cli import app as kb_app
 
 app = typer.Typer(help="AI agent service for lead qualification.", no_args_is_help=True)
@@ -24,6 +24,24 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     # Requests are logged as JSON (with request id) by the app itself, not by uvicorn.
     uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def settings() -> None:
+    """Print every setting (environment variable, default, meaning) as a Markdown table."""
+    from agent_service.core.config import Settings
+
+    typer.echo("| variable | default | meaning |\n|---|---|---|")
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        variable = (
+            " / ".join(str(c) for c in alias.choices)  # type: ignore[union-attr]
+            if alias is not None
+            else f"AGENT_SERVICE_{name.upper()}"
+        )
+        default = field.get_default(call_default_factory=True)
+        shown = "unset" if default is None else str(default).replace(str(REPO_ROOT) + "/", "")
+        typer.echo(f"| `{variable}` | `{shown}` | {field.description or ''} |")
 
 
 @app.command()

@@ -39,7 +39,18 @@ def filler_entries(n: int) -> list[EntryData]:
 
 
 def agent_app(data_dir: Path) -> FastAPI:
-    settings = Settings(data_dir=data_dir, demo_channel_key=BENCH_KEY, llm_model=None)
+    # The service's own work per message: no rate limits or burst waits in the way.
+    settings = Settings(
+        data_dir=data_dir,
+        demo_channel_key=BENCH_KEY,
+        llm_model=None,
+        workspace_rate_per_second=100_000,
+        workspace_burst=100_000,
+        contact_rate_per_second=100_000,
+        contact_burst=100_000,
+        burst_window_seconds=0,
+        log_level="WARNING",
+    )
     model = ScriptedChatModel(steps=[reply("Thanks! Which branch suits you?")], loop=True)
     service = build_service(settings, chat_model=model)
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import ValidationError
 
+from agent_service.agent.canary import canary_for
 from agent_service.agent.deps import AgentDeps
 from agent_service.evals.conversation import (
     CaseClock,
@@ -61,15 +62,6 @@ class TrialResult:
         return cls(**data)
 
 
-def canary_of(deps: AgentDeps) -> str | None:
-    """The system prompt's canary, when the service has one configured."""
-    for name in ("system_prompt_canary", "prompt_canary", "canary"):
-        value = getattr(deps.settings, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
 def missing_capability(requires: list[Capability], deps: AgentDeps) -> str | None:
     """The first capability a case needs that this service build lacks."""
     for cap in requires:
@@ -79,10 +71,7 @@ def missing_capability(requires: list[Capability], deps: AgentDeps) -> str | Non
             except ValidationError as exc:
                 if type_rejected(exc):
                     return cap
-        elif (
-            cap == "team_availability"
-            and not any(hasattr(TeamConfig, m) for m in ("is_open", "is_open_at", "open_at"))
-        ) or (cap == "canary" and canary_of(deps) is None):
+        elif cap == "team_availability" and not hasattr(TeamConfig, "unavailable_because"):
             return cap
     return None
 
@@ -110,20 +99,21 @@ async def run_trial(suite: Suite, case: Case, trial: int, ctx: TrialContext) -> 
     if case.simulated is not None and ctx.customer_model is None:
         result.status, result.reason = "skipped", "simulated customer: no customer model configured"
         return result
-    obs = Observation(canary=canary_of(ctx.deps))
+    obs = Observation()
     try:
         start = case.now or suite.now or DEFAULT_NOW
         deps = dataclasses.replace(ctx.deps, clock=CaseClock(start))
         prefix = f"{ctx.run_id}.{case.id}.t{trial}"
-        if case.model is not None:
-            names = placeholders(case, prefix, obs.canary)
-            deps.chat_model, deps.model_name = scripted_model(case.model, names), "scripted"
         workspace_id = ctx.workspace_id
         if case.needs_own_workspace:
             workspace_id = await clone_workspace(
                 ctx.deps, ctx.workspace_id, start, None, case.knowledge_add
             )
             await warm_up(ctx.deps, workspace_id)
+        obs.canary = canary_for(deps.settings, workspace_id)
+        if case.model is not None:
+            names = placeholders(case, prefix, obs.canary)
+            deps.chat_model, deps.model_name = scripted_model(case.model, names), "scripted"
         setup = CaseSetup(deps, workspace_id, prefix, ctx.customer_model, obs.canary)
         await play(case, setup, obs)
         failures = evaluators_for(case).check(obs)

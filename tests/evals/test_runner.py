@@ -146,21 +146,26 @@ async def test_forbidden_tool_call_is_reported_and_fails_the_gate(
     assert any("high-severity" in r for r in verdict.reasons)
 
 
-async def test_unsupported_event_is_skipped_when_required_and_an_error_otherwise(
+async def test_custom_conversion_events_run_and_malformed_events_are_errors(
     service: Service, tmp_path: Path, write_suite: SuiteWriter
 ) -> None:
-    steps = [{"say": "hi"}, {"event": {"type": "refund_issued"}}]
     suite = write_suite(
         [
-            {"id": "declared", "requires": ["conversion_events"], "steps": steps},
-            {"id": "undeclared", "steps": steps},
+            {
+                "id": "custom",
+                "requires": ["conversion_events"],
+                "steps": [
+                    {"say": "hi"},
+                    {"event": {"type": "refund_issued", "value": 50, "currency": "MYR"}},
+                ],
+            },
+            {"id": "malformed", "steps": [{"say": "hi"}, {"event": {"value": 50}}]},
         ]
     )
     results = by_case(await run(service, [suite], tmp_path / "run"))
-    if results["declared"].status == "skipped":  # until conversion events land
-        assert "conversion_events" in (results["declared"].reason or "")
-    assert results["undeclared"].status == "error"
-    assert "unsupported event type 'refund_issued'" in (results["undeclared"].reason or "")
+    assert results["custom"].status == "passed", results["custom"].reason  # any type converts
+    assert results["malformed"].status == "error"
+    assert "type" in (results["malformed"].reason or "")
 
 
 async def test_simulated_customer_plays_until_done(
