@@ -27,7 +27,9 @@ def start_follow_up_loop(state: Any, deps: AgentDeps) -> asyncio.Task[None] | No
                 CallbackFollowUpSender()
             )
             try:
-                await run_follow_ups(deps.sessions, deps.settings, sender, deps.clock())
+                run = await run_follow_ups(deps.sessions, deps.settings, sender, deps.clock())
+                if run.queued:
+                    deps.outbox_ready.set()  # the dispatcher sends the nudges now
             except Exception:  # keep ticking; the rows stay pending for the next pass
                 log.exception("follow-up pass failed")
 

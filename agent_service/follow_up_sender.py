@@ -1,15 +1,22 @@
 """Delivering follow-up nudges to the messaging layer.
 
 The nudge is already stored as an outbound message when ``send`` is called; the sender only
-tells the messaging layer. The default POSTs it as JSON to the workspace's callback URL.
+tells the messaging layer. A workspace with delivery settings (PUT /v1/workspaces/current/delivery)
+gets it through the callback outbox, signed and retried like every answer; otherwise the default
+sender POSTs it once to the legacy `callback_url` workspace setting, if any.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
+
+from agent_service.db import models
+from agent_service.ids import new_id
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,22 @@ class Nudge:
         body = asdict(self)
         body.pop("callback_url")
         return {"type": "follow_up", **body}
+
+
+def nudge_callback(nudge: Nudge, now: datetime) -> models.OutboxCallback:
+    """The nudge as a due callback row: signed and retried by the delivery dispatcher."""
+    key = f"follow_up:{nudge.follow_up_id}"
+    return models.OutboxCallback(
+        id=new_id("cb"),
+        workspace_id=nudge.workspace_id,
+        message_id=nudge.message_id,
+        idempotency_key=key,
+        status="pending",
+        body=json.dumps({**nudge.as_json(), "idempotency_key": key}, ensure_ascii=False),
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 class FollowUpSender(Protocol):

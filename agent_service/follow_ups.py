@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.core.config import Settings
 from agent_service.db import models
-from agent_service.follow_up_sender import FollowUpSender, Nudge
+from agent_service.follow_up_sender import FollowUpSender, Nudge, nudge_callback
 from agent_service.follow_up_steps import cancel_reason, mark_cold, nudge_text
 from agent_service.ids import new_id
 from agent_service.workspace import WorkspaceConfig, load_workspace_config
@@ -34,6 +34,7 @@ class FollowUpRun:
     skipped: int = 0
     marked_cold: int = 0
     delivery_errors: int = 0
+    queued: int = 0  # nudges handed to the callback outbox
     nudges: list[Nudge] = field(default_factory=list)
 
 
@@ -239,17 +240,24 @@ async def _process(
         workspace = await session.get(models.Workspace, contact.workspace_id)
         callback = (workspace.settings or {}).get("callback_url") if workspace else None
         run.sent += 1
-        run.nudges.append(
-            Nudge(
-                workspace_id=contact.workspace_id,
-                contact_id=contact.external_id,
-                channel=row.channel,
-                text=text,
-                language=language,
-                step=row.step,
-                last=last,
-                follow_up_id=row.id,
-                message_id=message.id,
-                callback_url=callback or settings.followup_callback_url,
-            )
+        nudge = Nudge(
+            workspace_id=contact.workspace_id,
+            contact_id=contact.external_id,
+            channel=row.channel,
+            text=text,
+            language=language,
+            step=row.step,
+            last=last,
+            follow_up_id=row.id,
+            message_id=message.id,
+            callback_url=callback or settings.followup_callback_url,
         )
+        delivery = await session.get(models.DeliverySettings, contact.workspace_id)
+        if delivery is not None and delivery.callback_url:
+            # The workspace's callback: the outbox signs it and retries until acknowledged,
+            # in this same transaction, so a nudge is never lost nor owed twice.
+            await session.flush()
+            session.add(nudge_callback(nudge, now))
+            run.queued += 1
+        else:
+            run.nudges.append(nudge)

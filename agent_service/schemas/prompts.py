@@ -5,7 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("each message must contain at least one non-space character")
+    return value
+
+
+# A customer message to preview: the same rules as POST /v1/messages' text.
+PreviewText = Annotated[
+    str,
+    Field(min_length=1, max_length=4000, json_schema_extra={"pattern": r"\S"}),
+    AfterValidator(_not_blank),
+]
 
 PromptName = Literal["system", "phrases"]
 
@@ -72,7 +86,7 @@ class PreviewRequest(BaseModel):
     versions: dict[PromptName, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
         default_factory=dict, description="Stored (e.g. inactive) versions to try instead."
     )
-    messages: list[str] = Field(min_length=1, max_length=10)
+    messages: list[PreviewText] = Field(min_length=1, max_length=10)
     contact_name: str | None = None
     locale: str | None = Field(default=None, max_length=20)
     contact_id: str | None = Field(

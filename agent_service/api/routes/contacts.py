@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from agent_service.api.deps import AgentDepsDep, ChannelOrAdminKey, SessionDep
-from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
 from agent_service.contact_events import (
     ContactNotFound,
     EventRejected,
@@ -95,7 +95,7 @@ async def get_contact(
 
 
 EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorBody, "description": "Invalid event, or a stage this workspace lacks."},
+    422: {"model": InvalidBody, "description": "Invalid event, or a stage this workspace lacks."},
 }
 
 

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from agent_service.api.deps import SessionDep, require
-from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
 from agent_service.auth import Principal
 from agent_service.conversion_stages import (
     MappingRejected,
@@ -17,7 +17,7 @@ from agent_service.workspace import load_workspace_config
 router = APIRouter(prefix="/v1/conversion-events", tags=["conversion events"])
 AdminKey = Annotated[Principal, Depends(require("admin"))]
 REJECTED: dict[int | str, dict[str, Any]] = {
-    422: {"model": ErrorBody, "description": "A stage that is unknown or lost."}
+    422: {"model": InvalidBody, "description": "A stage that is unknown or lost."}
 }
 
 

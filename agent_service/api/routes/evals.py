@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy import select
 
 from agent_service.api.deps import AgentDepsDep, SessionDep, require
-from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
 from agent_service.auth import Principal
 from agent_service.db import models
 from agent_service.evals.environment import PromptVersionNotFound
@@ -56,7 +56,7 @@ async def _run(session: SessionDep, principal: Principal, run_id: str) -> models
     responses={
         **ERROR_RESPONSES,
         422: {
-            "model": ErrorBody,
+            "model": InvalidBody,
             "description": "Unknown suite, invalid prompt override or unknown prompt version.",
         },
     },

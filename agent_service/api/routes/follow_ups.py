@@ -34,6 +34,8 @@ async def run_due_follow_ups(
     every `followup_poll_seconds`). Safe to call from several workers at once: each step is
     claimed by exactly one. Runs for all workspaces: it is the scheduler's tick."""
     run = await run_follow_ups(deps.sessions, deps.settings, sender, deps.clock())
+    if run.queued:
+        deps.outbox_ready.set()  # the dispatcher sends the nudges now
     return FollowUpRunResult(
         planned=run.planned,
         sent=run.sent,

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 
 from agent_service.api.deps import AgentDepsDep, SessionDep, require
-from agent_service.api.errors import ERROR_RESPONSES, ErrorBody
+from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
 from agent_service.auth import Principal
 from agent_service.reports.ai_vs_human import ai_vs_human_report
 from agent_service.reports.attribution import attribution_report
@@ -31,7 +31,7 @@ DEFAULT_DAYS = 30
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     200: {"content": {"text/csv": {}, "image/svg+xml": {}}},
-    422: {"model": ErrorBody, "description": "A bad date range, format or stage."},
+    422: {"model": InvalidBody, "description": "A bad date range, format or stage."},
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -189,10 +190,12 @@ def test_two_workers_on_one_database_send_each_nudge_once(make_client: ClientFac
 
 class _Callback(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, Any]]] = []
+    signatures: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         _Callback.received.append(json.loads(self.rfile.read(length)))
+        _Callback.signatures.append(self.headers.get("X-Signature-256") or "")
         self.send_response(204)
         self.end_headers()
 
@@ -206,6 +209,7 @@ def callback_url() -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Callback.received = []
+    _Callback.signatures = []
     yield f"http://127.0.0.1:{server.server_port}/hooks/nudge"
     server.shutdown()
 
@@ -222,6 +226,30 @@ def test_default_sender_posts_the_nudge_to_the_callback_url(
     [body] = _Callback.received
     assert body["type"] == "follow_up" and body["contact_id"] == "c-cb"
     assert body["channel"] == "whatsapp" and body["step"] == 1 and body["text"]
+
+
+def test_with_delivery_settings_nudges_go_through_the_signed_callback_outbox(
+    make_client: ClientFactory, callback_url: str
+) -> None:
+    clock = TickingClock()
+    with make_client(clock=clock, **FOLLOW_UPS) as client:
+        change = {"callback_url": callback_url, "callback_secret": "nudge-secret-0123456789"}
+        saved = client.put("/v1/workspaces/current/delivery", json=change, headers=ADMIN)
+        assert saved.status_code == 200, saved.text
+        send(client, "I want a facial", contact="c-ob")
+        clock.advance(timedelta(hours=5))
+        result = run(client)
+        for _ in range(200):  # the dispatcher runs in the app; wait for its delivery
+            if _Callback.received:
+                break
+            time.sleep(0.02)
+        overview = client.get("/v1/workspaces/current/delivery", headers=ADMIN).json()
+    assert result["sent"] == 1 and result["delivery_errors"] == 0
+    [body] = _Callback.received
+    assert body["type"] == "follow_up" and body["contact_id"] == "c-ob" and body["step"] == 1
+    assert body["idempotency_key"].startswith("follow_up:")
+    assert _Callback.signatures[0].startswith("sha256=")
+    assert overview["callbacks"] == {"delivered": 1}
 
 
 def test_run_needs_the_admin_role(client: TestClient) -> None:
