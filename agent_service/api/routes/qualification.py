@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response, status
 
 from agent_service import audit
@@ -51,10 +49,11 @@ async def create_field(
         )
     except settings.QualificationConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(
+    audit.record_by_key(
         session,
         principal,
-        deps,
+        deps.clock(),
+        "qualification",
         "qualification.field_create",
         row.id,
         None,
@@ -79,10 +78,11 @@ async def update_field(
         before = await settings.update_field(session, row, body.model_dump(exclude_unset=True))
     except settings.QualificationConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(
+    audit.record_by_key(
         session,
         principal,
-        deps,
+        deps.clock(),
+        "qualification",
         "qualification.field_update",
         row.id,
         before,
@@ -108,7 +108,16 @@ async def delete_field(
         await settings.delete_field(session, row)
     except settings.QualificationConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "qualification.field_delete", field_id, before, None)
+    audit.record_by_key(
+        session,
+        principal,
+        deps.clock(),
+        "qualification",
+        "qualification.field_delete",
+        field_id,
+        before,
+        None,
+    )
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -122,28 +131,15 @@ async def set_rule(
         before = await settings.set_rule(session, principal.workspace_id, body.model_dump())
     except settings.QualificationConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "qualification.rule", None, before, body.model_dump())
+    audit.record_by_key(
+        session,
+        principal,
+        deps.clock(),
+        "qualification",
+        "qualification.rule",
+        None,
+        before,
+        body.model_dump(),
+    )
     await session.commit()
     return body
-
-
-def _audit(
-    session: SessionDep,
-    principal: AdminKey,
-    deps: AgentDepsDep,
-    action: str,
-    target_id: str | None,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
-        action=action,
-        target_type="qualification",
-        target_id=target_id,
-        before=before,
-        after=after,
-        now=deps.clock(),
-    )

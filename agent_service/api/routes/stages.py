@@ -53,7 +53,16 @@ async def create_stage(
         )
     except stages.StageConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "stage.create", row.id, None, stages.snapshot(row))
+    audit.record_by_key(
+        session,
+        principal,
+        deps.clock(),
+        "stage",
+        "stage.create",
+        row.id,
+        None,
+        stages.snapshot(row),
+    )
     await session.commit()
     return _public(row, {})
 
@@ -68,7 +77,16 @@ async def reorder(
         await stages.reorder(session, principal.workspace_id, body.ids)
     except stages.StageConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "stage.reorder", None, {"ids": before}, {"ids": body.ids})
+    audit.record_by_key(
+        session,
+        principal,
+        deps.clock(),
+        "stage",
+        "stage.reorder",
+        None,
+        {"ids": before},
+        {"ids": body.ids},
+    )
     await session.commit()
     return await _listing(session, principal.workspace_id)
 
@@ -90,7 +108,16 @@ async def update_stage(
         raise not_found(str(exc)) from exc
     except stages.StageConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "stage.update", row.id, before, stages.snapshot(row))
+    audit.record_by_key(
+        session,
+        principal,
+        deps.clock(),
+        "stage",
+        "stage.update",
+        row.id,
+        before,
+        stages.snapshot(row),
+    )
     await session.commit()
     return _public(row, await stages.contact_counts(session, principal.workspace_id))
 
@@ -118,10 +145,11 @@ async def delete_stage(
         raise not_found(str(exc)) from exc
     except stages.StageConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(
+    audit.record_by_key(
         session,
         principal,
-        deps,
+        deps.clock(),
+        "stage",
         "stage.delete",
         stage_id,
         stages.snapshot(row),
@@ -129,25 +157,3 @@ async def delete_stage(
     )
     await session.commit()
     return StageDeleted(deleted=row.name, moved_contacts=moved)
-
-
-def _audit(
-    session: SessionDep,
-    principal: AdminKey,
-    deps: AgentDepsDep,
-    action: str,
-    target_id: str | None,
-    before: dict[str, object] | None,
-    after: dict[str, object] | None,
-) -> None:
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
-        action=action,
-        target_type="stage",
-        target_id=target_id,
-        before=before,
-        after=after,
-        now=deps.clock(),
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -71,7 +71,16 @@ async def create_team(
         )
     except team_settings.TeamConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "team.create", row.id, None, team_settings.snapshot(row))
+    audit.record_by_key(
+        session,
+        principal,
+        deps.clock(),
+        "team",
+        "team.create",
+        row.id,
+        None,
+        team_settings.snapshot(row),
+    )
     if body.default:
         await _make_default(session, principal, deps, row)
     await session.commit()
@@ -100,7 +109,16 @@ async def update_team(
         before = await team_settings.update_team(session, row, changes)
     except team_settings.TeamConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "team.update", row.id, before, team_settings.snapshot(row))
+    audit.record_by_key(
+        session,
+        principal,
+        deps.clock(),
+        "team",
+        "team.update",
+        row.id,
+        before,
+        team_settings.snapshot(row),
+    )
     if body.default:
         await _make_default(session, principal, deps, row)
     await session.commit()
@@ -121,7 +139,9 @@ async def delete_team(
         await team_settings.delete_team(session, row)
     except team_settings.TeamConflict as exc:
         raise conflict(str(exc)) from exc
-    _audit(session, principal, deps, "team.delete", team_id, before, None)
+    audit.record_by_key(
+        session, principal, deps.clock(), "team", "team.delete", team_id, before, None
+    )
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -151,34 +171,13 @@ async def _make_default(
     session: SessionDep, principal: Principal, deps: AgentDepsDep, row: models.Team
 ) -> None:
     previous = await team_settings.make_default(session, row)
-    _audit(
+    audit.record_by_key(
         session,
         principal,
-        deps,
+        deps.clock(),
+        "team",
         "team.default",
         row.id,
         {"default_handoff_team": previous},
         {"default_handoff_team": row.key},
-    )
-
-
-def _audit(
-    session: SessionDep,
-    principal: Principal,
-    deps: AgentDepsDep,
-    action: str,
-    target_id: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
-        action=action,
-        target_type="team",
-        target_id=target_id,
-        before=before,
-        after=after,
-        now=deps.clock(),
     )
