@@ -15,9 +15,8 @@ Responses = dict[int | str, dict[str, Any]]
 def documented(
     *, not_found: str | None = None, conflict: str | None = None, invalid: str | None = None
 ) -> Responses:
-    """401/403 always, plus the 404/409/422 cases an endpoint can answer."""
+    """401/403/413 always (any body can be too large), plus the 404/409/422 cases."""
     found: Responses = dict(ERROR_RESPONSES)
-    found.pop(413, None)
     if not_found:
         found[404] = {"model": ErrorBody, "description": not_found}
     if conflict:
