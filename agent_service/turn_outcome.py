@@ -36,9 +36,13 @@ class AlreadyAnswered(Exception):
 
 
 async def _claim(
-    session: AsyncSession, responses: dict[str, MessageResponse], turn_id: str | None
+    session: AsyncSession,
+    responses: dict[str, MessageResponse],
+    turn_id: str | None,
+    language: str | None = None,
 ) -> None:
     """Mark the messages answered, only if they are still waiting: the database decides."""
+    detected = {"language": language} if language else {}
     for message_id, response in responses.items():
         result = await session.execute(
             update(models.Message)
@@ -47,6 +51,7 @@ async def _claim(
                 status="processed",
                 turn_id=turn_id,
                 response=response.model_dump(mode="json", by_alias=True),
+                **detected,
             )
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -82,28 +87,30 @@ async def save_turn(
     now = ctx.now
     answered = list(responses.values())[-1]
     async with gate.hold(), sessions() as session, session.begin():
-        await _claim(session, responses, record.turn_id)
-        contact = await session.get(models.Contact, contact_row_id)
-        assert contact is not None
+        await _claim(session, responses, record.turn_id, ctx.language)
         state = ctx.contact
-        contact.lifecycle_stage, contact.lost, contact.lost_reason = (
-            state.lifecycle_stage,
-            state.lost,
-            state.lost_reason,
+        # Plain UPDATEs, no loading: a turn's save is on the latency path of every message.
+        await session.execute(
+            update(models.Contact)
+            .where(models.Contact.id == contact_row_id)
+            .values(
+                lifecycle_stage=state.lifecycle_stage,
+                lost=state.lost,
+                lost_reason=state.lost_reason,
+                owner=state.owner,
+                assigned_to=state.assigned_to,
+                fields=dict(state.fields),
+                pending_field=state.pending_field,
+                language=ctx.language,
+                updated_at=now,
+            )
         )
-        contact.owner, contact.assigned_to = state.owner, state.assigned_to
-        contact.fields, contact.pending_field = dict(state.fields), state.pending_field
-        contact.language, contact.updated_at = ctx.language, now
-        for message_id in responses:
-            message = await session.get(models.Message, message_id)
-            assert message is not None
-            message.language = ctx.language
         for d in ctx.stage_decisions:
             session.add(
                 models.StageChange(
                     id=new_id("sc"),
                     workspace_id=workspace_id,
-                    contact_id=contact.id,
+                    contact_id=contact_row_id,
                     kind=d.kind,
                     from_stage=d.from_stage,
                     to_stage=d.to_stage,
@@ -122,7 +129,7 @@ async def save_turn(
                 models.PendingApproval(
                     id=new_id("apr"),
                     workspace_id=workspace_id,
-                    contact_id=contact.id,
+                    contact_id=contact_row_id,
                     kind=d.kind,
                     from_stage=d.from_stage,
                     to_stage=d.to_stage,
@@ -141,7 +148,7 @@ async def save_turn(
                 models.Handoff(
                     id=new_id("ho"),
                     workspace_id=workspace_id,
-                    contact_id=contact.id,
+                    contact_id=contact_row_id,
                     team=ctx.handoff.team,
                     reason=ctx.handoff.reason,
                     summary=ctx.handoff.summary,
@@ -154,7 +161,7 @@ async def save_turn(
                 models.Message(
                     id=new_id("msg"),
                     workspace_id=workspace_id,
-                    contact_id=contact.id,
+                    contact_id=contact_row_id,
                     direction="out",
                     channel=reply_channel,
                     channel_message_id=None,
@@ -171,7 +178,7 @@ async def save_turn(
             models.Turn(
                 id=record.turn_id,
                 workspace_id=workspace_id,
-                contact_id=contact.id,
+                contact_id=contact_row_id,
                 inbound_message_id=list(responses)[-1],
                 brain=record.brain,
                 model=record.model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from pydantic import BaseModel
@@ -128,3 +129,36 @@ async def load_workspace_config(
             versions={name: version for name, (_, version) in bodies.items()},
         ),
     )
+
+
+class WorkspaceConfigs:
+    """Configurations kept per process while the workspace's ``config_revision`` stays put.
+
+    Loading a configuration is six queries; checking the revision is one primary-key read.
+    Database triggers move the revision on every change (migration 0007), whoever writes it,
+    so a cached configuration is never used after a change has committed. The cached objects
+    are shared between turns: treat them as read-only.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._cached: OrderedDict[str, tuple[int, WorkspaceConfig]] = OrderedDict()
+
+    async def load(self, session: AsyncSession, workspace_id: str) -> WorkspaceConfig:
+        revision = await session.scalar(
+            select(models.Workspace.config_revision).where(models.Workspace.id == workspace_id)
+        )
+        if revision is None:
+            raise WorkspaceNotFound(workspace_id)
+        cached = self._cached.get(workspace_id)
+        if cached is not None and cached[0] == revision:
+            self._cached.move_to_end(workspace_id)
+            return cached[1]
+        # Read after the revision, so at least as new as it: a change committed in between
+        # costs one more reload on the next turn, never a stale configuration.
+        config = await load_workspace_config(session, workspace_id)
+        self._cached[workspace_id] = (revision, config)
+        self._cached.move_to_end(workspace_id)
+        while len(self._cached) > self._size:
+            self._cached.popitem(last=False)
+        return config

@@ -21,7 +21,6 @@ from agent_service.agent.llm_agent import ModelUsage
 from agent_service.agent.model_brain import conversation_cap_reply, run_model_brain
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
-from agent_service.agent.query_batcher import QueryBatcher
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 from agent_service.agent.turn_trace import log_turn_trace
 from agent_service.db import models
@@ -39,7 +38,7 @@ from agent_service.schemas.messages import (
     TurnUsage,
 )
 from agent_service.turn_outcome import TurnRecord, save_silent, save_turn
-from agent_service.workspace import WorkspaceConfig, load_workspace_config
+from agent_service.workspace import WorkspaceConfig
 
 OFFLINE = "offline-planner"
 log = logging.getLogger("agent_service.turn")
@@ -56,7 +55,7 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
     newest = batch[-1]
     text = "\n".join(m.text for m in batch)
     async with deps.sessions() as session:
-        config = await load_workspace_config(session, workspace_id)
+        config = await deps.configs.load(session, workspace_id)
         contact_row = await session.get(models.Contact, newest.contact_id)
         assert contact_row is not None
         past = await conversations.history(
@@ -268,8 +267,6 @@ def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:
 
 
 async def _embed(deps: AgentDeps, texts: list[str]) -> np.ndarray[Any, Any]:
-    if deps.query_batcher is None:
-        deps.query_batcher = QueryBatcher(deps.embeddings.embed_queries)
     return await deps.query_batcher.embed(texts)
 
 

@@ -21,6 +21,7 @@ from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
 from agent_service.rate_limits import RateLimits
+from agent_service.workspace import WorkspaceConfigs
 
 
 def utc_now() -> datetime:
@@ -106,11 +107,12 @@ class AgentDeps:
     turn_tasks: TurnTasks = field(default_factory=TurnTasks)
     # Set when a callback is ready so the dispatcher sends it without waiting for its poll.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    query_batcher: QueryBatcher | None = None  # made on first use, on the running loop
     write_gate: WriteGate = field(default_factory=WriteGate)
+    configs: WorkspaceConfigs = field(default_factory=WorkspaceConfigs)
     # issue 5: per-process guards built from the settings and the clock.
     breakers: CircuitBreakers = field(init=False)
     rate_limits: RateLimits = field(init=False)
+    query_batcher: QueryBatcher = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -118,3 +120,4 @@ class AgentDeps:
             s.breaker_failure_threshold, timedelta(seconds=s.breaker_cooldown_seconds), self.clock
         )
         self.rate_limits = RateLimits(s, self.clock)
+        self.query_batcher = QueryBatcher(self.embeddings.embed_queries)

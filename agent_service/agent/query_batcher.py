@@ -16,22 +16,52 @@ class QueryBatcher:
 
     Under load a batch of 32 costs a fraction of 32 single calls; alone, a query waits for
     nothing (there is no timer).
+
+    ``prefetch`` starts a message's embedding the moment the message arrives, so the model runs
+    on one core while the turn stores the message and reads the contact on the other; the
+    turn's ``embed`` of the same text then takes that result instead of starting over.
     """
 
-    def __init__(self, embed: Callable[[list[str]], Vectors], max_batch: int = 64) -> None:
-        self._embed, self._max = embed, max_batch
+    def __init__(
+        self, embed: Callable[[list[str]], Vectors], max_batch: int = 64, max_ahead: int = 256
+    ) -> None:
+        self._embed, self._max, self._max_ahead = embed, max_batch, max_ahead
         self._waiting: list[tuple[str, asyncio.Future[Vectors]]] = []
+        self._ahead: dict[str, asyncio.Future[Vectors]] = {}
         self._running = False
         self._drainer: asyncio.Task[None] | None = None
 
+    def prefetch(self, text: str) -> None:
+        """Start embedding ``text`` now, for an ``embed`` that will ask for it soon."""
+        if text in self._ahead:
+            return
+        future: asyncio.Future[Vectors] = asyncio.get_running_loop().create_future()
+        # A prefetch nobody claims (a repeat, a message merged into a burst) must not log
+        # "exception was never retrieved".
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._ahead[text] = future
+        while len(self._ahead) > self._max_ahead:
+            del self._ahead[next(iter(self._ahead))]  # the oldest unclaimed one
+        self._enqueue([(text, future)])
+
     async def embed(self, texts: Sequence[str]) -> Vectors:
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Vectors]] = [loop.create_future() for _ in texts]
-        self._waiting.extend(zip(texts, futures, strict=True))
-        if not self._running:
-            self._running = True
-            self._drainer = loop.create_task(self._drain())
+        futures: list[asyncio.Future[Vectors]] = []
+        fresh: list[tuple[str, asyncio.Future[Vectors]]] = []
+        for text in texts:
+            future = self._ahead.pop(text, None)
+            if future is None:
+                future = loop.create_future()
+                fresh.append((text, future))
+            futures.append(future)
+        self._enqueue(fresh)
         return np.stack(await asyncio.gather(*futures))
+
+    def _enqueue(self, items: list[tuple[str, asyncio.Future[Vectors]]]) -> None:
+        self._waiting.extend(items)
+        if self._waiting and not self._running:
+            self._running = True
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
         try:

@@ -26,6 +26,7 @@ class StillProcessing(TimeoutError):
 
 async def run_turn(deps: AgentDeps, workspace_id: str, inbound: InboundMessage) -> MessageResponse:
     """Store the message, then answer it once; a repeat gets the stored response."""
+    deps.query_batcher.prefetch(inbound.text)  # the embedding overlaps the storing and reads
     received = await _store(deps, workspace_id, inbound, respond_async=False)
     if not received.duplicate:
         # Shielded: a dropped request must not abort the turn half-way; the turn runs on.

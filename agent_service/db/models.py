@@ -50,6 +50,10 @@ class Workspace(Base):
     # Qualification rule, default team, language, business description.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Moved by database triggers on every change to the workspace's configuration or
+    # knowledge (migration 0007): the per-process caches of both are checked against them.
+    config_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    knowledge_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(Base):

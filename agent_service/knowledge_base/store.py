@@ -15,7 +15,7 @@ from datetime import date, datetime
 from sqlalchemy import String, cast, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_service.db.models import KnowledgeEntry
+from agent_service.db.models import KnowledgeEntry, Workspace
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit, IndexedEntry, KnowledgeIndex
 from agent_service.knowledge_base.keyword import KeywordIndex
@@ -282,16 +282,12 @@ class KnowledgeBase:
         return ranked[:k]
 
     async def _stamp(self, workspace_id: str) -> str:
-        """Changes whenever an entry is added, changed or deleted."""
+        """Moves whenever an entry is added, changed or deleted, by any writer (a trigger)."""
         async with self._sessions() as session:
-            count, latest = (
-                await session.execute(
-                    select(func.count(), func.max(KnowledgeEntry.updated_at)).where(
-                        KnowledgeEntry.workspace_id == workspace_id
-                    )
-                )
-            ).one()
-        return f"{count}:{latest}"
+            revision = await session.scalar(
+                select(Workspace.knowledge_revision).where(Workspace.id == workspace_id)
+            )
+        return str(revision)
 
     @staticmethod
     async def _get(
