@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.db import models
@@ -26,29 +25,21 @@ async def add_usage(
     calls: int,
     tokens: int,
 ) -> None:
-    """Add one turn's usage; an atomic increment, so concurrent turns never lose a count."""
+    """Add one turn's usage; one atomic upsert, so concurrent turns never lose a count."""
     if calls == 0 and tokens == 0:
         return
-    for _ in range(3):
-        try:
-            async with sessions() as session, session.begin():
-                result = await session.execute(
-                    update(models.ModelUsageDaily)
-                    .where(
-                        models.ModelUsageDaily.workspace_id == workspace_id,
-                        models.ModelUsageDaily.day == day,
-                    )
-                    .values(
-                        model_calls=models.ModelUsageDaily.model_calls + calls,
-                        tokens=models.ModelUsageDaily.tokens + tokens,
-                    )
-                )
-                if getattr(result, "rowcount", 0) == 0:
-                    session.add(
-                        models.ModelUsageDaily(
-                            workspace_id=workspace_id, day=day, model_calls=calls, tokens=tokens
-                        )
-                    )
-            return
-        except IntegrityError:
-            continue  # another turn created today's row first: increment it instead
+    async with sessions() as session, session.begin():
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        row = insert(models.ModelUsageDaily).values(
+            workspace_id=workspace_id, day=day, model_calls=calls, tokens=tokens
+        )
+        await session.execute(
+            row.on_conflict_do_update(
+                index_elements=["workspace_id", "day"],
+                set_={
+                    "model_calls": models.ModelUsageDaily.model_calls + row.excluded.model_calls,
+                    "tokens": models.ModelUsageDaily.tokens + row.excluded.tokens,
+                },
+            )
+        )

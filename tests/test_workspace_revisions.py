@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.db import models
 from agent_service.db.session import create_engine
 from agent_service.ids import new_id
-from tests.conftest import ClientFactory, send
+from tests.conftest import send
 
 QUALIFYING = "I'd like a facial in KL tomorrow"
 Work = Callable[[AsyncSession], Awaitable[Any]]

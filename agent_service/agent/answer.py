@@ -18,7 +18,11 @@ from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ContactState, ToolContext
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.llm_agent import ModelUsage
-from agent_service.agent.model_brain import conversation_cap_reply, run_model_brain
+from agent_service.agent.model_brain import (
+    conversation_cap_reply,
+    run_model_brain,
+    turns_since_release,
+)
 from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
@@ -63,6 +67,7 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
         )
         answered_until = await conversations.last_answered_sent_at(session, contact_row.id)
         handed_back = await given_back_categories(session, contact_row.id)  # no handoff loops
+        turns_so_far = await turns_since_release(session, contact_row.id)
     # Late: the customer sent it before a message already answered. It is answered, but it must
     # not move the contact's state backwards (see docs/reliability.md).
     late = answered_until is not None and newest.sent_at < answered_until
@@ -83,7 +88,7 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
         return await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
 
     decision = await decide(
-        deps, config, contact, contact_row.locale, past, text, newest.channel, contact_row.id
+        deps, config, contact, contact_row.locale, past, text, newest.channel, turns_so_far
     )
     ctx, reply, usage, language = (
         decision.ctx,
@@ -173,7 +178,7 @@ async def decide(
     past: list[models.Message],
     text: str,
     channel: str,
-    contact_row_id: str | None = None,
+    turns_so_far: int | None = None,
 ) -> Decision:
     """Retrieve, run the brain and the qualification rule on a working copy of the contact.
 
@@ -210,7 +215,7 @@ async def decide(
     usage = ModelUsage()
     brain, model_name, error, reply = OFFLINE, OFFLINE, None, ""
     canary = canary_for(deps.settings, config.id)
-    capped = await conversation_cap_reply(deps, ctx, contact_row_id) if contact_row_id else None
+    capped = None if turns_so_far is None else await conversation_cap_reply(deps, ctx, turns_so_far)
     if capped is not None:
         brain, reply = "conversation-cap", capped
     elif deps.chat_model is not None:

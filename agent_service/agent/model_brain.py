@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from langchain_core.messages import BaseMessage
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service import model_usage
 from agent_service.agent.chat_model import ModelUnavailable
@@ -87,26 +88,25 @@ async def run_model_brain(
     return ModelOutcome(reply=reply)
 
 
-async def turns_since_release(deps: AgentDeps, contact_row_id: str) -> int:
+async def turns_since_release(session: AsyncSession, contact_row_id: str) -> int:
     """Agent turns in this conversation since a human last released it."""
-    async with deps.sessions() as session:
-        released = await session.scalar(
-            select(func.max(models.Handoff.released_at)).where(
-                models.Handoff.contact_id == contact_row_id
-            )
+    released = await session.scalar(
+        select(func.max(models.Handoff.released_at)).where(
+            models.Handoff.contact_id == contact_row_id
         )
-        query = select(func.count(models.Turn.id)).where(models.Turn.contact_id == contact_row_id)
-        if released is not None:
-            query = query.where(models.Turn.created_at > released)
-        return int(await session.scalar(query) or 0)
+    )
+    query = select(func.count(models.Turn.id)).where(models.Turn.contact_id == contact_row_id)
+    if released is not None:
+        query = query.where(models.Turn.created_at > released)
+    return int(await session.scalar(query) or 0)
 
 
 async def conversation_cap_reply(
-    deps: AgentDeps, ctx: ToolContext, contact_row_id: str
+    deps: AgentDeps, ctx: ToolContext, turns_so_far: int
 ) -> str | None:
     """At the cap on turns per conversation, hand off and say so truthfully; else None."""
     cap = deps.settings.max_turns_per_conversation
-    if await turns_since_release(deps, contact_row_id) < cap:
+    if turns_so_far < cap:
         return None
     reason = f"the conversation reached {cap} agent turns"
     record = await execute_tool(

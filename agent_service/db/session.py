@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from agent_service.db.sqlite_connection import one_trip_connector
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -13,7 +15,11 @@ def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # issue 5: a burst of turns queues for connections; wait rather than fail the turn.
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=10, max_overflow=10, pool_timeout=120
+            url,
+            async_creator=one_trip_connector(make_url(url).database or "", timeout=30),
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=120,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
