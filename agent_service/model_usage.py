@@ -19,27 +19,23 @@ async def tokens_used(
 
 
 async def add_usage(
-    sessions: async_sessionmaker[AsyncSession],
-    workspace_id: str,
-    day: date,
-    calls: int,
-    tokens: int,
+    session: AsyncSession, workspace_id: str, day: date, calls: int, tokens: int
 ) -> None:
-    """Add one turn's usage; one atomic upsert, so concurrent turns never lose a count."""
+    """Add usage inside the caller's transaction (a turn's save, or a preview's own):
+    one atomic upsert, so concurrent turns never lose a count."""
     if calls == 0 and tokens == 0:
         return
-    async with sessions() as session, session.begin():
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        row = insert(models.ModelUsageDaily).values(
-            workspace_id=workspace_id, day=day, model_calls=calls, tokens=tokens
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row = insert(models.ModelUsageDaily).values(
+        workspace_id=workspace_id, day=day, model_calls=calls, tokens=tokens
+    )
+    await session.execute(
+        row.on_conflict_do_update(
+            index_elements=["workspace_id", "day"],
+            set_={
+                "model_calls": models.ModelUsageDaily.model_calls + row.excluded.model_calls,
+                "tokens": models.ModelUsageDaily.tokens + row.excluded.tokens,
+            },
         )
-        await session.execute(
-            row.on_conflict_do_update(
-                index_elements=["workspace_id", "day"],
-                set_={
-                    "model_calls": models.ModelUsageDaily.model_calls + row.excluded.model_calls,
-                    "tokens": models.ModelUsageDaily.tokens + row.excluded.tokens,
-                },
-            )
-        )
+    )

@@ -13,6 +13,7 @@ from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import fill_callbacks
 from agent_service.ids import new_id
+from agent_service.model_usage import add_usage
 from agent_service.schemas.messages import MessageResponse
 
 
@@ -194,5 +195,12 @@ async def save_turn(
                 error=record.error,
                 created_at=now,
             )
+        )
+        await add_usage(
+            session,
+            workspace_id,
+            now.date(),
+            record.model_calls,
+            record.input_tokens + record.output_tokens,
         )
         return await fill_callbacks(session, workspace_id, responses, now)

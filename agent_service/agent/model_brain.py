@@ -80,10 +80,8 @@ async def run_model_brain(
             if record.status == "applied":
                 record.status = "discarded"
         return ModelOutcome(error=error)
-    finally:
-        await model_usage.add_usage(
-            deps.sessions, workspace_id, ctx.now.date(), usage.calls, usage.tokens
-        )
+    # ``usage`` (also of a failed attempt) is charged by whoever stores the outcome: the
+    # turn's save, in its transaction, or the prompt preview.
     breaker.record_success()
     return ModelOutcome(reply=reply)
 

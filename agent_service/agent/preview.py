@@ -17,6 +17,7 @@ from agent_service.agent.context import ContactState
 from agent_service.agent.deps import AgentDeps
 from agent_service.db import models
 from agent_service.ids import new_id
+from agent_service.model_usage import add_usage
 from agent_service.schemas.messages import InboundMessage
 from agent_service.workspace import WorkspaceConfig, load_workspace_config
 
@@ -97,6 +98,9 @@ async def _run(
             continue
         decision = await decide(deps, config, contact, locale, past, inbound.text, channel)
         ctx = decision.ctx
+        async with deps.sessions() as session, session.begin():  # previews spend tokens too
+            usage = decision.usage
+            await add_usage(session, config.id, now.date(), usage.calls, usage.tokens)
         contact.language = ctx.language
         tool_calls = [t.as_dict() for t in ctx.tool_log]
         turns.append(

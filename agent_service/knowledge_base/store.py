@@ -261,11 +261,14 @@ class KnowledgeBase:
         if self.keyword_weight is None or query is None:
             return await asyncio.to_thread(self.index.search, workspace_id, vector, k, today)
         pool = max(k * 5, 20)
-        dense = await asyncio.to_thread(self.index.search, workspace_id, vector, pool, today)
+        # Is the keyword index still current (rebuilt when the stored entries changed, also
+        # through another process)? Asked while Chroma searches, on the database's thread.
+        dense, stamp = await asyncio.gather(
+            asyncio.to_thread(self.index.search, workspace_id, vector, pool, today),
+            self._stamp(workspace_id),
+        )
         if not dense:
             return []
-        # Rebuilt when the stored entries changed, also through another process.
-        stamp = await self._stamp(workspace_id)
         if not self.keywords.has(workspace_id, stamp):
             entries = await self.all_entries(workspace_id)
             # Tokenizing thousands of entries takes a while: keep it off the event loop.
