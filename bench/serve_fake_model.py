@@ -49,7 +49,6 @@ def agent_app(data_dir: Path) -> FastAPI:
         contact_rate_per_second=100_000,
         contact_burst=100_000,
         burst_window_seconds=0,
-        log_level="WARNING",
     )
     model = ScriptedChatModel(steps=[reply("Thanks! Which branch suits you?")], loop=True)
     service = build_service(settings, chat_model=model)

@@ -1,13 +1,15 @@
 """Benchmark: POST /v1/messages over HTTP with a zero-latency model and 1,000+ knowledge entries.
 
 Prints messages per second and p50/p99 latency of the service's own work (retrieval, tools,
-storage), beside a bare FastAPI endpoint measured the same way in the same run.
+storage), beside a bare FastAPI endpoint measured the same way in the same run, with the CPU
+time the server process spent per message (both cores count) and the machine's load average.
 Run: `python -m bench.turn_latency [--messages 400] [--concurrency 4]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -31,9 +33,13 @@ QUESTIONS = [
 
 
 def start(kind: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+    # The service logs as in production (a JSON line per request and per turn), to a file.
+    log = (data_dir.parent / f"{kind}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "bench/serve_fake_model.py", kind, str(port), str(data_dir)],
-        env={"PYTHONPATH": ".", **dict(__import__("os").environ)},
+        env={"PYTHONPATH": ".", **os.environ},
+        stderr=log,
+        stdout=log,
     )
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -72,6 +78,12 @@ def drive(port: int, messages: int, concurrency: int, run: str) -> tuple[list[fl
     return [r[0] for r in results], messages / elapsed, sum(not r[1] for r in results)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
@@ -82,12 +94,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     rows = []
+    # A shared machine shows in these: the targets are for an idle 2-core machine.
+    load_before = f"{os.getloadavg()[0]:.2f}"
     with tempfile.TemporaryDirectory() as tmp:
         for kind, port in (("bare", 8765), ("agent", 8766)):
             server = start(kind, port, Path(tmp) / kind)
             try:
                 sequential, _, failed_seq = drive(port, args.messages // 2, 1, f"{kind}-seq")
+                cpu_before = cpu_seconds(server.pid)
                 _, throughput, failed = drive(port, args.messages, args.concurrency, f"{kind}-par")
+                cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / args.messages
             finally:
                 server.terminate()
                 server.wait()
@@ -97,12 +113,15 @@ def main() -> None:
                     percentile(sequential, 50),
                     percentile(sequential, 99),
                     throughput,
+                    cpu_ms,
                     failed + failed_seq,
                 )
             )
-    print(f"\n{'endpoint':<10}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>10}{'failed':>8}")
-    for kind, p50, p99, rate, failed in rows:
-        print(f"{kind:<10}{p50:>10.1f}{p99:>10.1f}{rate:>10.1f}{failed:>8}")
+    print(f"\nload average before the run: {load_before}, after: {os.getloadavg()[0]:.2f}")
+    header = f"{'endpoint':<10}{'p50 ms':>10}{'p99 ms':>10}{'msg/s':>10}{'CPU ms/msg':>12}"
+    print(f"{header}{'failed':>8}")
+    for kind, p50, p99, rate, cpu, failed in rows:
+        print(f"{kind:<10}{p50:>10.1f}{p99:>10.1f}{rate:>10.1f}{cpu:>12.1f}{failed:>8}")
     agent = rows[1]
     print(
         f"\ntargets: p50 <= 30 ms {'OK' if agent[1] <= 30 else 'MISSED'}, "
