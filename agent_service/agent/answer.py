@@ -48,11 +48,21 @@ OFFLINE = "offline-planner"
 log = logging.getLogger("agent_service.turn")
 
 
-async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models.Message]) -> bool:
+@dataclass
+class Answered:
+    """What a turn stored: the response of each message it answered, by message row id."""
+
+    responses: dict[str, MessageResponse]
+    callbacks_due: bool
+
+
+async def answer_messages(
+    deps: AgentDeps, workspace_id: str, batch: list[models.Message]
+) -> Answered:
     """Answer ``batch`` (one message, or a burst, oldest first) with one reply.
 
-    Returns True when callbacks became due. Raises ``AlreadyAnswered`` when another worker
-    saved these messages first; then nothing of this turn is written.
+    Raises ``AlreadyAnswered`` when another worker saved these messages first; then nothing
+    of this turn is written.
     """
     started = time.perf_counter()
     now = deps.clock()
@@ -85,7 +95,8 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
             )
             for m in batch
         }
-        return await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
+        due = await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
+        return Answered(silent, due)
 
     decision = await decide(
         deps, config, contact, contact_row.locale, past, text, newest.channel, turns_so_far
@@ -155,7 +166,7 @@ async def answer_messages(deps: AgentDeps, workspace_id: str, batch: list[models
         deps.write_gate,
     )
     log_turn_trace(record, ctx, usage, text)
-    return callbacks_due
+    return Answered(responses, callbacks_due)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,7 @@ def utc_now() -> datetime:
 
 
 log = logging.getLogger("agent_service.turns")
+T = TypeVar("T")
 
 
 class ContactLocks:
@@ -60,7 +61,7 @@ class TurnTasks:
     """Turns run as tasks of their own: a dropped request or a 202 never aborts a turn half-way."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._slots: asyncio.Semaphore | None = None
 
     def slots(self, size: int) -> asyncio.Semaphore:
@@ -69,13 +70,13 @@ class TurnTasks:
             self._slots = asyncio.Semaphore(size)
         return self._slots
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             # The message stays "received": start-up recovery answers it.

@@ -33,7 +33,9 @@ async def run_turn(deps: AgentDeps, workspace_id: str, inbound: InboundMessage) 
         turn = deps.turn_tasks.spawn(
             process_contact(deps, workspace_id, received.contact_row_id, inbound.contact.id)
         )
-        await asyncio.shield(turn)
+        answered = await asyncio.shield(turn)
+        if received.message_row_id in answered:  # this request's turn answered it: no re-read
+            return answered[received.message_row_id]
     stored = await conversations.stored_response(
         deps.sessions, received.message_row_id, deps.settings.duplicate_wait_seconds
     )
@@ -74,29 +76,33 @@ async def _store(
 
 async def process_contact(
     deps: AgentDeps, workspace_id: str, contact_row_id: str, contact_key: str
-) -> None:
+) -> dict[str, MessageResponse]:
     """Answer every stored, unanswered message of the contact, one turn at a time.
 
     Whoever holds the contact's lock answers what is waiting, oldest ``sent_at`` first; with a
     burst window, what arrived together is answered together. A worker that finds nothing
-    waiting (another one answered its message) returns at once.
+    waiting (another one answered its message) returns at once. Returns the responses it
+    stored, by message row id.
     """
+    stored: dict[str, MessageResponse] = {}
     async with deps.contact_locks.hold(workspace_id, contact_key):
         await _let_burst_settle(deps, contact_row_id)
         async with deps.sessions() as session:
             waiting = await conversations.unanswered(session, contact_row_id)
         if not waiting:
-            return
+            return stored
         batches = [waiting] if deps.settings.burst_window_seconds > 0 else [[m] for m in waiting]
         slots = deps.turn_tasks.slots(deps.settings.max_concurrent_turns)
         for batch in batches:
             try:
                 async with slots:
-                    callbacks_due = await answer_messages(deps, workspace_id, batch)
+                    answered = await answer_messages(deps, workspace_id, batch)
             except AlreadyAnswered:
                 continue  # another process (or recovery) saved it first; its answer stands
-            if callbacks_due:
+            stored.update(answered.responses)
+            if answered.callbacks_due:
                 deps.outbox_ready.set()
+    return stored
 
 
 async def _let_burst_settle(deps: AgentDeps, contact_row_id: str) -> None:
