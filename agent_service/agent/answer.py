@@ -5,15 +5,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from agent_service import conversations
+from agent_service import conversations, model_usage
 from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ContactState, ToolContext
 from agent_service.agent.deps import AgentDeps
@@ -203,7 +205,8 @@ async def decide(
     query = _retrieval_query(text, customer_words[:-1])
     # One embedding call: the retrieval query, and the message alone for intent detection.
     texts = [query] if query == text else [query, text]
-    vectors = await _embed(deps, texts)
+    # Today's token use (the model path's cap) is read while the embedding finishes.
+    vectors, used_today = await asyncio.gather(_embed(deps, texts), _tokens_used(deps, config, now))
     hits = await deps.knowledge.search(
         config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date(), query=query
     )
@@ -230,7 +233,9 @@ async def decide(
     if capped is not None:
         brain, reply = "conversation-cap", capped
     elif deps.chat_model is not None:
-        outcome = await run_model_brain(deps, ctx, _as_messages(past), text, channel, usage, canary)
+        outcome = await run_model_brain(
+            deps, ctx, _as_messages(past), text, channel, usage, canary, used_today
+        )
         reply, error = outcome.reply, outcome.error
         if not outcome.skipped:
             brain, model_name = "llm", deps.model_name
@@ -284,6 +289,12 @@ def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:
 
 async def _embed(deps: AgentDeps, texts: list[str]) -> np.ndarray[Any, Any]:
     return await deps.query_batcher.embed(texts)
+
+
+async def _tokens_used(deps: AgentDeps, config: WorkspaceConfig, now: datetime) -> int:
+    if deps.chat_model is None:
+        return 0
+    return await model_usage.tokens_used(deps.sessions, config.id, now.date())
 
 
 def _retrieval_query(text: str, earlier_customer_words: list[str]) -> str:

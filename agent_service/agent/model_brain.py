@@ -12,7 +12,6 @@ from langchain_core.messages import BaseMessage
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service import model_usage
 from agent_service.agent.chat_model import ModelUnavailable
 from agent_service.agent.context import ToolContext
 from agent_service.agent.deps import AgentDeps
@@ -44,12 +43,15 @@ async def run_model_brain(
     channel: str,
     usage: ModelUsage,
     canary: str,
+    used_today: int,
 ) -> ModelOutcome:
-    """Ask the model unless a guard says not to; on any failure undo what it did and say why."""
+    """Ask the model unless a guard says not to; on any failure undo what it did and say why.
+
+    ``used_today``: the workspace's model tokens so far today (``model_usage.tokens_used``).
+    """
     assert deps.chat_model is not None
-    settings, workspace_id = deps.settings, ctx.config.id
-    used = await model_usage.tokens_used(deps.sessions, workspace_id, ctx.now.date())
-    if used >= settings.max_tokens_per_workspace_per_day:
+    settings = deps.settings
+    if used_today >= settings.max_tokens_per_workspace_per_day:
         return ModelOutcome(error="skipped model: daily token cap reached", skipped=True)
     breaker = deps.breakers.for_endpoint(endpoint_key(deps))
     if not breaker.allow():
