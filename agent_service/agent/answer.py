@@ -205,10 +205,18 @@ async def decide(
     query = _retrieval_query(text, customer_words[:-1])
     # One embedding call: the retrieval query, and the message alone for intent detection.
     texts = [query] if query == text else [query, text]
-    # Today's token use (the model path's cap) is read while the embedding finishes.
-    vectors, used_today = await asyncio.gather(_embed(deps, texts), _tokens_used(deps, config, now))
+    # Read while the embedding finishes: the knowledge revision (is the keyword index
+    # current?) and today's token use (the model path's cap).
+    vectors, revision, used_today = await asyncio.gather(
+        _embed(deps, texts), deps.knowledge.revision(config.id), _tokens_used(deps, config, now)
+    )
     hits = await deps.knowledge.search(
-        config.id, vectors[0].tolist(), deps.settings.retrieval_k, now.date(), query=query
+        config.id,
+        vectors[0].tolist(),
+        deps.settings.retrieval_k,
+        now.date(),
+        query=query,
+        revision=revision,
     )
 
     async def search(wanted: str) -> list[Hit]:

@@ -255,18 +255,29 @@ class KnowledgeBase:
         return await asyncio.to_thread(self.index.count, workspace_id)
 
     async def search(
-        self, workspace_id: str, vector: list[float], k: int, today: date, query: str | None = None
+        self,
+        workspace_id: str,
+        vector: list[float],
+        k: int,
+        today: date,
+        query: str | None = None,
+        revision: str | None = None,
     ) -> list[Hit]:
-        """What the agent retrieves: dense hits, re-ranked with keywords when hybrid is on."""
+        """What the agent retrieves: dense hits, re-ranked with keywords when hybrid is on.
+
+        ``revision``: the workspace's knowledge revision when the caller has just read it
+        (``revision()``); else it is read here, beside the Chroma search.
+        """
         if self.keyword_weight is None or query is None:
             return await asyncio.to_thread(self.index.search, workspace_id, vector, k, today)
         pool = max(k * 5, 20)
-        # Is the keyword index still current (rebuilt when the stored entries changed, also
-        # through another process)? Asked while Chroma searches, on the database's thread.
-        dense, stamp = await asyncio.gather(
-            asyncio.to_thread(self.index.search, workspace_id, vector, pool, today),
-            self._stamp(workspace_id),
-        )
+        # The keyword index is rebuilt when the stored entries changed, also through another
+        # process: the revision says so.
+        dense_search = asyncio.to_thread(self.index.search, workspace_id, vector, pool, today)
+        if revision is None:
+            dense, stamp = await asyncio.gather(dense_search, self.revision(workspace_id))
+        else:
+            dense, stamp = await dense_search, revision
         if not dense:
             return []
         if not self.keywords.has(workspace_id, stamp):
@@ -284,7 +295,7 @@ class KnowledgeBase:
         )
         return ranked[:k]
 
-    async def _stamp(self, workspace_id: str) -> str:
+    async def revision(self, workspace_id: str) -> str:
         """Moves whenever an entry is added, changed or deleted, by any writer (a trigger)."""
         async with self._sessions() as session:
             revision = await session.scalar(
