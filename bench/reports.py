@@ -54,7 +54,9 @@ async def main(args: argparse.Namespace) -> None:
         data_dir=data_dir, demo_admin_key=ADMIN_KEY, llm_model=None, followup_poll_seconds=0
     )
     service = build_service(settings)
-    await service.start()
+    started = time.perf_counter()
+    await service.start()  # on an existing data set this runs pending migrations and backfills
+    print(f"service start (migrations included) took {time.perf_counter() - started:.1f} s")
     now = datetime.now(UTC)
     async with service.deps.sessions() as session:
         lifecycle = (await load_workspace_config(session, "ws_demo")).lifecycle
