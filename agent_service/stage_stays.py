@@ -28,6 +28,7 @@ class Change(NamedTuple):
     contact_id: str
     kind: str
     to_stage: str
+    actor: str
     created_at: datetime
 
 
@@ -51,6 +52,7 @@ def stays_of(changes: Sequence[Change]) -> list[dict[str, Any]]:
                 "contact_id": change.contact_id,
                 "kind": change.kind,
                 "stage": change.to_stage,
+                "actor": change.actor,
                 "entered_at": change.created_at,
                 "left_at": left,
                 "hours": (left - change.created_at).total_seconds() / 3600 if left else None,
@@ -77,7 +79,9 @@ def refresh_stays(connection: Connection, contact_ids: Collection[str]) -> int:
         chunk = ordered[start : start + 500]
         connection.execute(delete(stay).where(stay.contact_id.in_(chunk)))
         changes = connection.execute(
-            select(sc.id, sc.workspace_id, sc.contact_id, sc.kind, sc.to_stage, sc.created_at)
+            select(
+                sc.id, sc.workspace_id, sc.contact_id, sc.kind, sc.to_stage, sc.actor, sc.created_at
+            )
             .where(sc.contact_id.in_(chunk))
             .order_by(sc.contact_id, sc.created_at, sc.id)
         ).all()

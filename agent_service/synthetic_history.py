@@ -234,7 +234,7 @@ def _contact(
     previous: str | None = None
     stays: list[Change] = []
     for at, kind, to_stage, actor, reason, event in changes:
-        stays.append(Change(ids("sc"), ws, contact_id, kind, to_stage, at))
+        stays.append(Change(ids("sc"), ws, contact_id, kind, to_stage, actor, at))
         t["stage_changes"].append(
             {
                 "id": stays[-1].id,

@@ -53,6 +53,11 @@ REPORTS = [  # name, query, the table whose rows in the period are counted as th
     ("segments (Hot Lead, csv)", "stage=Hot Lead&format=csv&limit=100000"),
     ("funnel, channel=whatsapp", "channel=whatsapp"),
     ("funnel, campaign + team", "campaign=ctwa-laser-promo&team=sales"),
+    ("lost, channel=whatsapp", "channel=whatsapp"),
+    ("ai-vs-human, team=sales", "team=sales"),
+    ("speed, channel=whatsapp", "channel=whatsapp"),
+    ("speed, team=sales", "team=sales"),
+    ("attribution, campaign", "campaign=ctwa-laser-promo"),
 ]
 
 YARDSTICK = {

@@ -32,7 +32,13 @@ async def _rollups(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]
         changes = (
             await session.execute(
                 select(
-                    sc.id, sc.workspace_id, sc.contact_id, sc.kind, sc.to_stage, sc.created_at
+                    sc.id,
+                    sc.workspace_id,
+                    sc.contact_id,
+                    sc.kind,
+                    sc.to_stage,
+                    sc.actor,
+                    sc.created_at,
                 ).order_by(sc.contact_id, sc.created_at, sc.id)
             )
         ).all()

@@ -469,6 +469,7 @@ class StageStay(Base):
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"))
     kind: Mapped[str] = mapped_column(String(20))  # as the stage change: "stage" | "lost"
     stage: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(10))  # as the stage change: "ai" | "human" | "system"
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: still there
     hours: Mapped[float | None] = mapped_column(Float)
@@ -497,7 +498,15 @@ Index(  # refreshing a contact's stays; the funnel of a filtered few contacts, c
     StageStay.entered_at,
     StageStay.previous_entry_at,
     StageStay.hours,
+    StageStay.actor,
     StageStay.later_stages,
+)
+Index(  # who moved the funnel (AI versus human)
+    "ix_stage_stays_actor",
+    StageStay.workspace_id,
+    StageStay.actor,
+    StageStay.kind,
+    StageStay.entered_at,
 )
 Index(  # time in stage: walk the durations in order to the percentile's rank
     "ix_stage_stays_hours",
@@ -540,13 +549,6 @@ Index(
     ContactSource.contact_id,
 )
 Index("ix_handoffs_ws_team", Handoff.workspace_id, Handoff.team, Handoff.contact_id)
-Index(
-    "ix_stage_changes_ws_actor",
-    StageChange.workspace_id,
-    StageChange.actor,
-    StageChange.kind,
-    StageChange.created_at,
-)
 Index("ix_contacts_ws_created", Contact.workspace_id, Contact.created_at, Contact.id)
 Index("ix_contacts_id_created", Contact.id, Contact.created_at)  # a row's contact, when it began
 Index(  # covering for the lost report's months; its reasons are read from the rows

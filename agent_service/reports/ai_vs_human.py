@@ -27,28 +27,23 @@ async def ai_vs_human_report(
     Contacts started = contacts created in the period. AI-resolved = of those, the ones never
     handed off that reached ``target_stage`` or a later active stage.
     """
-    sc, ho, ct, st = models.StageChange, models.Handoff, models.Contact, models.StageStay
+    ho, ct, st = models.Handoff, models.Contact, models.StageStay
     ws = query.workspace_id
     connection = await session.connection()
+    # Filtered, the rows are read contact by contact (see ReportQuery.rows).
     actors = (
         await connection.execute(
-            query.scoped(
-                select(sc.actor, sc.kind, func.count()).where(sc.workspace_id == ws),
-                sc.contact_id,
-                sc.created_at,
-            )
-            .group_by(sc.actor, sc.kind)
-            .order_by(sc.actor, sc.kind)
+            select(st.actor, st.kind, func.count())
+            .where(*query.rows(st.workspace_id, st.contact_id, st.entered_at))
+            .group_by(st.actor, st.kind)
+            .order_by(st.actor, st.kind)
         )
     ).all()
     # Grouped in the database; in order of first appearance, as the rows used to be counted.
     handoffs = (
         await connection.execute(
-            query.scoped(
-                select(ho.reason, ho.team, func.count()).where(ho.workspace_id == ws),
-                ho.contact_id,
-                ho.created_at,
-            )
+            select(ho.reason, ho.team, func.count())
+            .where(*query.rows(ho.workspace_id, ho.contact_id, ho.created_at))
             .group_by(ho.reason, ho.team)
             .order_by(func.min(ho.created_at), ho.reason, ho.team)
         )

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.String(length=40), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("stage", sa.String(length=100), nullable=False),
+        sa.Column("actor", sa.String(length=10), nullable=False),
         sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("left_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("hours", sa.Float(), nullable=True),
@@ -36,7 +37,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_stage_stays_contact",
         "stage_stays",
-        ["contact_id", "stage", "kind", "entered_at", "previous_entry_at", "hours", "later_stages"],
+        ["contact_id", "stage", "kind", "entered_at", "previous_entry_at", "hours", "actor"]
+        + ["later_stages"],
     )
     with op.batch_alter_table("contact_sources") as batch_op:
         batch_op.add_column(sa.Column("first_reply_at", sa.DateTime(timezone=True), nullable=True))
@@ -90,7 +92,7 @@ INDEXES = [
     ),
     ("ix_contact_sources_ws_campaign", "contact_sources", ["workspace_id", "campaign", "contact_id"]),
     ("ix_handoffs_ws_team", "handoffs", ["workspace_id", "team", "contact_id"]),
-    ("ix_stage_changes_ws_actor", "stage_changes", ["workspace_id", "actor", "kind", "created_at"]),
+    ("ix_stage_stays_actor", "stage_stays", ["workspace_id", "actor", "kind", "entered_at"]),
     ("ix_contacts_ws_created", "contacts", ["workspace_id", "created_at", "id"]),
     ("ix_contacts_id_created", "contacts", ["id", "created_at"]),
     (
