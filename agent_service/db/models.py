@@ -316,6 +316,9 @@ class OutboxCallback(Base):
     idempotency_key: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(20), index=True)  # waiting|pending|delivered|failed
     body: Mapped[str | None] = mapped_column(Text)  # the exact bytes signed and sent
+    # issue 6: where a follow-up nudge goes when the workspace only has the legacy
+    # `callback_url` setting; None = the workspace's delivery settings.
+    callback_url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)

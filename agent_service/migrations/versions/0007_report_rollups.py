@@ -1,4 +1,4 @@
-"""report roll-ups: stage stays, first replies, indexes for the reports
+"""report roll-ups: stage stays, first replies, indexes for the reports; outbox URL of nudges
 
 Revision ID: 0007
 Revises: 0006
@@ -45,6 +45,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("first_response_seconds", sa.Float(), nullable=True))
     with op.batch_alter_table("handoffs") as batch_op:
         batch_op.add_column(sa.Column("minutes_after_first_message", sa.Float(), nullable=True))
+    # Follow-up nudges to a legacy callback URL go through the retried outbox too.
+    with op.batch_alter_table("callback_outbox") as batch_op:
+        batch_op.add_column(sa.Column("callback_url", sa.Text(), nullable=True))
     # Backfill before the report indexes exist: one index build is cheaper than 250k updates.
     from agent_service.contact_sources import backfill_first_replies, backfill_handoff_minutes
     from agent_service.stage_stays import rebuild_stays
@@ -129,4 +132,6 @@ def downgrade() -> None:
         batch_op.drop_column("first_reply_at")
     with op.batch_alter_table("handoffs") as batch_op:
         batch_op.drop_column("minutes_after_first_message")
+    with op.batch_alter_table("callback_outbox") as batch_op:
+        batch_op.drop_column("callback_url")
     op.drop_table("stage_stays")
