@@ -7,13 +7,17 @@ percentiles.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from agent_service.db import models
 from agent_service.lifecycle import Lifecycle
-from agent_service.reports.query import ReportQuery, percentile, seconds_between
+from agent_service.reports.query import ReportQuery
 from agent_service.schemas.reports import (
     Distribution,
     FunnelReport,
@@ -21,6 +25,24 @@ from agent_service.schemas.reports import (
     ReportMeta,
     SpeedReport,
 )
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100) of unsorted values; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    value = ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    return round(value, 2)
+
+
+def seconds_between(later: Any, earlier: Any, dialect: str) -> Any:
+    """Seconds from ``earlier`` to ``later``, computed in the database (no row parsing)."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
 
 
 async def funnel_before(

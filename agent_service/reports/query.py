@@ -86,24 +86,6 @@ def as_datetime(value: Any) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (q in 0..100) of unsorted values; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    value = ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-    return round(value, 2)
-
-
-def seconds_between(later: Any, earlier: Any, dialect: str) -> Any:
-    """Seconds from ``earlier`` to ``later``, computed in the database (no row parsing)."""
-    if dialect == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-    return func.extract("epoch", later - earlier)
-
-
 async def walked_percentiles(
     connection: AsyncConnection,
     value: Any,
@@ -112,7 +94,7 @@ async def walked_percentiles(
     n: int | None = None,
 ) -> tuple[int, list[float | None]]:
     """How many non-null ``value``s match ``where`` (unless given), and their percentiles,
-    computed as ``percentile`` does.
+    by linear interpolation.
 
     The rows never leave the database: a count, then for each percentile the two values around
     its rank (``ORDER BY value LIMIT 2 OFFSET k``, from whichever end is nearer), which an index
@@ -145,7 +127,7 @@ async def window_percentiles(
     where: Sequence[ColumnElement[bool]],
     qs: Sequence[int] = (50, 90),
 ) -> tuple[int, list[float | None]]:
-    """As ``walked_percentiles`` for an expression or a filtered set: one query numbers the
+    """As ``walked_percentiles`` for a filtered set: one query numbers the
     matching values in order (a window function) and returns only the few around the ranks."""
     found = await partitioned_percentiles(connection, value, None, source, where, qs)
     return found.get(None, (0, [None] * len(qs)))
@@ -217,7 +199,8 @@ def _ranks(n: int, q: int) -> tuple[int, int]:
 
 
 def _interpolated(n: int, q: int, below: float, above: float) -> float:
-    """The same arithmetic as ``percentile``, so the figures match it to the last digit."""
+    """Linear interpolation between the values around rank (n - 1) q / 100, rounded to 2
+    decimals: the same arithmetic as the Python percentiles used before, to the last digit."""
     rank = (n - 1) * q / 100
     return round(below + (above - below) * (rank - math.floor(rank)), 2)
 

@@ -49,6 +49,8 @@ def upgrade() -> None:
     with op.batch_alter_table("callback_outbox") as batch_op:
         batch_op.add_column(sa.Column("callback_url", sa.Text(), nullable=True))
     # Backfill before the report indexes exist: one index build is cheaper than 250k updates.
+    # It runs the service's own roll-up functions (one way to compute them); a later migration
+    # that changes these tables must keep them working on this revision's schema, or copy them.
     from agent_service.contact_sources import backfill_first_replies, backfill_handoff_minutes
     from agent_service.stage_stays import rebuild_stays
 
