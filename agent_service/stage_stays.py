@@ -77,14 +77,15 @@ def refresh_stays(connection: Connection, contact_ids: Collection[str]) -> int:
     ordered = sorted(contact_ids)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        # Two transactions refreshing one contact take turns (PostgreSQL; SQLite has one
-        # writer), so the second sees the first's stage change and stays once it committed.
-        connection.execute(
-            select(models.Contact.id)
-            .where(models.Contact.id.in_(chunk))
-            .order_by(models.Contact.id)
-            .with_for_update()
-        )
+        if connection.dialect.name != "sqlite":  # SQLite has one writer at a time anyway
+            # Two transactions refreshing one contact take turns, so the second sees the
+            # first's stage change and stays once it committed.
+            connection.execute(
+                select(models.Contact.id)
+                .where(models.Contact.id.in_(chunk))
+                .order_by(models.Contact.id)
+                .with_for_update()
+            )
         connection.execute(delete(stay).where(stay.contact_id.in_(chunk)))
         changes = connection.execute(
             select(
