@@ -1,9 +1,11 @@
 """Delivering follow-up nudges to the messaging layer.
 
 The nudge is already stored as an outbound message when ``send`` is called; the sender only
-tells the messaging layer. A workspace with delivery settings (PUT /v1/workspaces/current/delivery)
-gets it through the callback outbox, signed and retried like every answer; otherwise the default
-sender POSTs it once to the legacy `callback_url` workspace setting, if any.
+tells the messaging layer. A nudge with somewhere to go goes through the callback outbox, retried
+until acknowledged like every answer: to the workspace's delivery settings (PUT
+/v1/workspaces/current/delivery, signed), else to the legacy `callback_url` setting (unsigned: no
+secret comes with it). Only a nudge with no URL at all reaches a ``FollowUpSender`` (tests inject
+a recording one; the default has nothing to do).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ class Nudge:
         return {"type": "follow_up", **body}
 
 
-def nudge_callback(nudge: Nudge, now: datetime) -> models.OutboxCallback:
-    """The nudge as a due callback row: signed and retried by the delivery dispatcher."""
+def nudge_callback(nudge: Nudge, now: datetime, url: str | None = None) -> models.OutboxCallback:
+    """The nudge as a due callback row, retried by the delivery dispatcher; ``url`` for the
+    legacy setting (else the workspace's delivery settings, signed)."""
     key = f"follow_up:{nudge.follow_up_id}"
     return models.OutboxCallback(
         id=new_id("cb"),
@@ -52,6 +55,7 @@ def nudge_callback(nudge: Nudge, now: datetime) -> models.OutboxCallback:
         body=json.dumps({**nudge.as_json(), "idempotency_key": key}, ensure_ascii=False),
         attempts=0,
         next_attempt_at=now,
+        callback_url=url,
         created_at=now,
     )
 

@@ -259,5 +259,10 @@ async def _process(
             await session.flush()
             session.add(nudge_callback(nudge, now))
             run.queued += 1
+        elif nudge.callback_url:
+            # The legacy URL setting: the same outbox, so the nudge is retried too (unsigned).
+            await session.flush()
+            session.add(nudge_callback(nudge, now, nudge.callback_url))
+            run.queued += 1
         else:
             run.nudges.append(nudge)

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.contact_sources import first_reply
 from agent_service.db import models
 from agent_service.lifecycle import Lifecycle
+from agent_service.stage_stays import Change, stays_of
 
 CAMPAIGNS = [
     ("fb-lead-ads-facial", "messenger", 0.22),
@@ -73,6 +75,7 @@ TABLES = (
     "messages",
     "turns",
     "stage_changes",
+    "stage_stays",
     "handoffs",
     "conversions",
 )
@@ -229,10 +232,12 @@ def _contact(
         }
     )
     previous: str | None = None
+    stays: list[Change] = []
     for at, kind, to_stage, actor, reason, event in changes:
+        stays.append(Change(ids("sc"), ws, contact_id, kind, to_stage, actor, at))
         t["stage_changes"].append(
             {
-                "id": ids("sc"),
+                "id": stays[-1].id,
                 "workspace_id": ws,
                 "contact_id": contact_id,
                 "kind": kind,
@@ -267,6 +272,8 @@ def _contact(
                     "created_at": at,
                 }
             )
+    # The report roll-ups the ORM writers get from the flush hook (report_rollups).
+    t["stage_stays"].extend(stays_of(sorted(stays, key=lambda c: (c.created_at, c.id))))
     if handoff is not None:
         team, reason, at = handoff
         t["handoffs"].append(
@@ -280,11 +287,13 @@ def _contact(
                 "turn_id": None,
                 "created_at": at,
                 "released_at": at + timedelta(hours=rng.uniform(1, 48)) if released else None,
+                "minutes_after_first_message": (at - created).total_seconds() / 60,
             }
         )
-    _messages(
+    replied = _messages(
         rows, rng, ids, ws, contact_id, channel, campaign, language, shape, created, last_at, end
     )
+    t["contact_sources"][-1].update(first_reply(created, replied))
 
 
 def _messages(
@@ -300,8 +309,10 @@ def _messages(
     created: datetime,
     last_at: datetime,
     end: datetime,
-) -> None:
+) -> datetime | None:
+    """The conversation's messages and turns; returns when the first reply went out."""
     t = rows.tables
+    first_reply_at: datetime | None = None
     pairs = max(1, round(rng.gauss(shape.messages_per_contact, shape.messages_per_contact / 3) / 2))
     gap = (last_at - created) / pairs
     says = SAYS[language]
@@ -312,6 +323,7 @@ def _messages(
         inbound, turn_id = ids("msg"), ids("turn")
         latency = rng.lognormvariate(6.8, 0.35)  # about 900 ms
         replied = at + timedelta(milliseconds=latency)
+        first_reply_at = first_reply_at or replied
         t["messages"].append(
             {
                 "id": inbound,
@@ -367,3 +379,4 @@ def _messages(
                 "created_at": replied,
             }
         )
+    return first_reply_at

@@ -135,7 +135,7 @@ class WorkspaceConfigs:
     """Configurations kept per process while the workspace's ``config_revision`` stays put.
 
     Loading a configuration is six queries; checking the revision is one primary-key read.
-    Database triggers move the revision on every change (migration 0007), whoever writes it,
+    Database triggers move the revision on every change (migration 0008), whoever writes it,
     so a cached configuration is never used after a change has committed. The cached objects
     are shared between turns: treat them as read-only.
     """

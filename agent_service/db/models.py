@@ -51,9 +51,9 @@ class Workspace(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Moved by database triggers on every change to the workspace's configuration or
-    # knowledge (migration 0007): the per-process caches of both are checked against them.
-    config_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    knowledge_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # knowledge (migration 0008): the per-process caches of both are checked against them.
+    config_revision: Mapped[int] = mapped_column(Integer, server_default="0")
+    knowledge_revision: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ApiKey(Base):
@@ -241,6 +241,8 @@ class Handoff(Base):
     turn_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # issue 6: from the contact's first message to this handoff (the speed report walks it).
+    minutes_after_first_message: Mapped[float | None] = mapped_column(Float)
 
 
 class ContactEvent(Base):
@@ -318,6 +320,9 @@ class OutboxCallback(Base):
     idempotency_key: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(20), index=True)  # waiting|pending|delivered|failed
     body: Mapped[str | None] = mapped_column(Text)  # the exact bytes signed and sent
+    # issue 6: where a follow-up nudge goes when the workspace only has the legacy
+    # `callback_url` setting; None = the workspace's delivery settings.
+    callback_url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -364,6 +369,9 @@ class ContactSource(Base):
     channel: Mapped[str | None] = mapped_column(String(20))
     campaign: Mapped[str | None] = mapped_column(String(200))
     first_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The first message sent to the contact, kept by every outbound write (the speed report).
+    first_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_response_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class FollowUp(Base):
@@ -409,10 +417,30 @@ Index(
     StageChange.to_stage,
 )
 Index("ix_messages_contact_dir_created", Message.contact_id, Message.direction, Message.created_at)
-Index("ix_handoffs_ws_created", Handoff.workspace_id, Handoff.created_at)
+Index(  # issue 6 (report speed): covering for the handoff counts and filters
+    "ix_handoffs_ws_created",
+    Handoff.workspace_id,
+    Handoff.created_at,
+    Handoff.contact_id,
+    Handoff.team,
+    Handoff.minutes_after_first_message,
+)
 Index("ix_turns_ws_created", Turn.workspace_id, Turn.created_at, Turn.contact_id, Turn.latency_ms)
-Index("ix_contacts_ws_stage", Contact.workspace_id, Contact.lifecycle_stage)
-Index("ix_contacts_ws_updated", Contact.workspace_id, Contact.updated_at)
+# issue 6 (report speed): both covering for the segments, the list in its order.
+Index(
+    "ix_contacts_ws_stage",
+    Contact.workspace_id,
+    Contact.lifecycle_stage,
+    Contact.updated_at,
+    Contact.id,
+)
+Index(
+    "ix_contacts_ws_updated",
+    Contact.workspace_id,
+    Contact.updated_at,
+    Contact.lifecycle_stage,
+    Contact.id,
+)
 Index("ix_contact_events_contact_type", ContactEvent.contact_id, ContactEvent.type)
 
 
@@ -432,3 +460,116 @@ class EvalRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- issue 6: report roll-ups ---
+class StageStay(Base):
+    """One stage change seen as a stay: when it began, when the contact's next change ended it.
+
+    Derived from ``stage_changes`` (``stage_stays.refresh_stays``) in the transaction that
+    writes them, so the funnel is a few indexed counts instead of self-joins.
+    """
+
+    __tablename__ = "stage_stays"
+    stage_change_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # as the stage change: "stage" | "lost"
+    stage: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(10))  # as the stage change: "ai" | "human" | "system"
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # None: still there
+    hours: Mapped[float | None] = mapped_column(Float)
+    # The contact's previous entry into the same stage: "entered in the period" without DISTINCT.
+    previous_entry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Stages the contact entered from this moment on, JSON strings side by side ('"A""B"').
+    later_stages: Mapped[str] = mapped_column(Text, default="")
+
+
+Index(
+    "ix_stage_stays_entries",  # covering for the funnel's entries, conversions and filters
+    StageStay.workspace_id,
+    StageStay.stage,
+    StageStay.entered_at,
+    StageStay.previous_entry_at,
+    StageStay.kind,
+    StageStay.hours,
+    StageStay.contact_id,
+    StageStay.later_stages,
+)
+Index(  # refreshing a contact's stays; the funnel of a filtered few contacts, contact by contact
+    "ix_stage_stays_contact",
+    StageStay.contact_id,
+    StageStay.stage,
+    StageStay.kind,
+    StageStay.entered_at,
+    StageStay.previous_entry_at,
+    StageStay.hours,
+    StageStay.actor,
+    StageStay.later_stages,
+)
+Index(  # who moved the funnel (AI versus human)
+    "ix_stage_stays_actor",
+    StageStay.workspace_id,
+    StageStay.actor,
+    StageStay.kind,
+    StageStay.entered_at,
+)
+Index(  # time in stage: walk the durations in order to the percentile's rank
+    "ix_stage_stays_hours",
+    StageStay.workspace_id,
+    StageStay.stage,
+    StageStay.hours,
+    StageStay.entered_at,
+    StageStay.kind,
+    StageStay.contact_id,
+)
+Index("ix_turns_ws_latency", Turn.workspace_id, Turn.latency_ms, Turn.created_at, Turn.contact_id)
+Index("ix_turns_contact_latency", Turn.contact_id, Turn.created_at, Turn.latency_ms)  # filtered
+Index(
+    "ix_contact_sources_ws_response",
+    ContactSource.workspace_id,
+    ContactSource.first_response_seconds,
+    ContactSource.first_message_at,
+    ContactSource.contact_id,
+)
+Index(  # covering for leads by campaign and channel, and contacts started in a period
+    "ix_contact_sources_ws_first",
+    ContactSource.workspace_id,
+    ContactSource.first_message_at,
+    ContactSource.channel,
+    ContactSource.campaign,
+    ContactSource.first_response_seconds,
+    ContactSource.contact_id,
+)
+Index(  # the channel and campaign filters
+    "ix_contact_sources_ws_channel",
+    ContactSource.workspace_id,
+    ContactSource.channel,
+    ContactSource.campaign,
+    ContactSource.contact_id,
+)
+Index(
+    "ix_contact_sources_ws_campaign",
+    ContactSource.workspace_id,
+    ContactSource.campaign,
+    ContactSource.contact_id,
+)
+Index("ix_handoffs_ws_team", Handoff.workspace_id, Handoff.team, Handoff.contact_id)
+Index("ix_contacts_ws_created", Contact.workspace_id, Contact.created_at, Contact.id)
+Index("ix_contacts_id_created", Contact.id, Contact.created_at)  # a row's contact, when it began
+Index(  # covering for the lost report's months; its reasons are read from the rows
+    "ix_stage_changes_ws_kind",
+    StageChange.workspace_id,
+    StageChange.kind,
+    StageChange.created_at,
+    StageChange.to_stage,
+    StageChange.from_stage,
+)
+Index(
+    "ix_handoffs_ws_minutes",
+    Handoff.workspace_id,
+    Handoff.minutes_after_first_message,
+    Handoff.created_at,
+    Handoff.contact_id,
+)

@@ -82,8 +82,10 @@ class CallbackDispatcher:
 
     async def _send(self, row: models.OutboxCallback) -> None:
         target = await delivery_settings.load(self.deps.sessions, row.workspace_id)
+        # A row may name its own URL (a follow-up nudge to the legacy `callback_url` setting).
+        url = row.callback_url or (target.callback_url if target is not None else None)
         error: str | None = None
-        if target is None or not target.callback_url:
+        if not url:
             error = "no callback URL configured: PUT /v1/workspaces/current/delivery"
         else:
             body = (row.body or "").encode()
@@ -92,12 +94,10 @@ class CallbackDispatcher:
                 "Idempotency-Key": row.idempotency_key,
                 "X-Callback-Attempt": str(row.attempts + 1),
             }
-            if target.callback_secret:
+            if target is not None and target.callback_secret and url == target.callback_url:
                 headers[HEADER] = sign(target.callback_secret, body)
             try:
-                response = await self.client.post(
-                    target.callback_url, content=body, headers=headers
-                )
+                response = await self.client.post(url, content=body, headers=headers)
                 if not 200 <= response.status_code < 300:
                     error = f"callback answered {response.status_code}"
             except httpx.HTTPError as exc:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from agent_service.db import models
 from agent_service.handoff_guard import reason_category
@@ -23,53 +24,61 @@ async def ai_vs_human_report(
 ) -> AiVsHumanReport:
     """Stage changes by actor; handoff rate and reasons; AI-resolved conversations.
 
-    Contacts started = contacts whose first message falls in the period. AI-resolved = of
-    those, the ones never handed off that reached ``target_stage`` or a later active stage.
+    Contacts started = contacts created in the period. AI-resolved = of those, the ones never
+    handed off that reached ``target_stage`` or a later active stage.
     """
-    sc, ho, ct = models.StageChange, models.Handoff, models.Contact
+    ho, ct, st = models.Handoff, models.Contact, models.StageStay
     ws = query.workspace_id
+    connection = await session.connection()
+    # Filtered, the rows are read contact by contact (see ReportQuery.rows).
     actors = (
-        await (await session.connection()).execute(
-            query.scoped(
-                select(sc.actor, sc.kind, func.count()).where(sc.workspace_id == ws),
-                sc.contact_id,
-                sc.created_at,
-            )
-            .group_by(sc.actor, sc.kind)
-            .order_by(sc.actor, sc.kind)
+        await connection.execute(
+            select(st.actor, st.kind, func.count())
+            .where(*query.rows(st.workspace_id, st.contact_id, st.entered_at))
+            .group_by(st.actor, st.kind)
+            .order_by(st.actor, st.kind)
         )
     ).all()
+    # Grouped in the database; in order of first appearance, as the rows used to be counted.
     handoffs = (
-        await (await session.connection()).execute(
-            query.scoped(
-                select(ho.reason, ho.team).where(ho.workspace_id == ws),
-                ho.contact_id,
-                ho.created_at,
-            )
+        await connection.execute(
+            select(ho.reason, ho.team, func.count())
+            .where(*query.rows(ho.workspace_id, ho.contact_id, ho.created_at))
+            .group_by(ho.reason, ho.team)
+            .order_by(func.min(ho.created_at), ho.reason, ho.team)
         )
     ).all()
-    started = query.scoped(select(ct.id).where(ct.workspace_id == ws), ct.id, ct.created_at)
-    contacts_started = await session.scalar(select(func.count()).select_from(started.subquery()))
-    handed = await session.scalar(
-        select(func.count()).select_from(
-            started.where(exists().where(ho.contact_id == ct.id)).subquery()
-        )
-    )
     target = lifecycle.find(target_stage)
     reachable = [s.name for s in lifecycle.active if target and s.position >= target.position]
-    resolved = await session.scalar(
-        select(func.count()).select_from(
-            started.where(
-                ~exists().where(ho.contact_id == ct.id),
-                exists().where(
-                    sc.contact_id == ct.id, sc.kind == "stage", sc.to_stage.in_(reachable)
-                ),
-            ).subquery()
-        )
+    # Counted from the handoffs and from the stays that reached the target (far fewer rows
+    # than contacts), each row's contact looked up for when it started.
+    started_in_period = [*query.in_period(ct.created_at), *query.contact_filter(ct.id)]
+    n_started = await _count(
+        connection, select(func.count()).where(ct.workspace_id == ws, *started_in_period)
     )
-    n_started, n_handed, n_resolved = contacts_started or 0, handed or 0, resolved or 0
-    reasons = Counter(reason_category(r) for r, _ in handoffs)
-    teams = Counter(t for _, t in handoffs)
+    n_handed = await _count(
+        connection,
+        select(func.count(ho.contact_id.distinct()))
+        .join(ct, ct.id == ho.contact_id)
+        .where(ho.workspace_id == ws, *started_in_period),
+    )
+    n_resolved = await _count(
+        connection,
+        select(func.count(st.contact_id.distinct()))
+        .join(ct, ct.id == st.contact_id)
+        .where(
+            st.workspace_id == ws,
+            st.stage.in_(reachable),
+            st.kind == "stage",
+            st.contact_id.not_in(select(ho.contact_id).where(ho.workspace_id == ws)),
+            *started_in_period,
+        ),
+    )
+    reasons: Counter[str] = Counter()
+    teams: Counter[str] = Counter()
+    for reason, team, n in handoffs:
+        reasons[reason_category(reason)] += n
+        teams[team] += n
     return AiVsHumanReport(
         meta=meta,
         stage_changes=[ActorCount(actor=a, kind=k, count=n) for a, k, n in actors],
@@ -82,3 +91,7 @@ async def ai_vs_human_report(
         ai_resolved=n_resolved,
         ai_resolved_rate=round(n_resolved / n_started, 4) if n_started else None,
     )
+
+
+async def _count(connection: AsyncConnection, statement: Select[Any]) -> int:
+    return int(await connection.scalar(statement) or 0)

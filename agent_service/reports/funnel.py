@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from agent_service.db import models
 from agent_service.lifecycle import Lifecycle
-from agent_service.reports.query import ReportQuery, percentile, seconds_between
+from agent_service.reports.query import (
+    ReportQuery,
+    partitioned_percentiles,
+    walked_percentiles,
+)
 from agent_service.schemas.reports import FunnelReport, FunnelStage, ReportMeta
+from agent_service.stage_stays import later_stages_text
 
 
 async def funnel_report(
@@ -20,68 +24,72 @@ async def funnel_report(
     Reached next = of those, contacts that later entered any later active stage (at any time,
     so a cohort is followed past the period's end). Time in stage = from entering it to the
     contact's next stage change or lost mark; stays still open are left out.
+
+    Read from the stage stays (one row per stage change, see ``stage_stays``): one pass for the
+    counts of every stage, then the percentiles in the database.
     """
-    sc = models.StageChange
-    active = lifecycle.active
-    names = [s.name for s in active]
-    ws = query.workspace_id
-    entry = query.scoped(
-        select().where(sc.workspace_id == ws, sc.kind == "stage", sc.to_stage.in_(names)),
-        sc.contact_id,
-        sc.created_at,
+    st = models.StageStay
+    names = [s.name for s in lifecycle.active]
+    connection = await session.connection()
+    entries: list[ColumnElement[bool]] = [
+        st.stage.in_(names),
+        st.kind == "stage",
+        *query.rows(st.workspace_id, st.contact_id, st.entered_at),
+    ]
+    # A contact counts once: at its first entry in the period (none before it, or before the
+    # period started); that entry sees every stage the contact reached afterwards.
+    first_entry = (
+        st.previous_entry_at.is_(None)
+        if query.start is None
+        else or_(st.previous_entry_at.is_(None), st.previous_entry_at < query.start)
     )
-    contacts = func.count(sc.contact_id.distinct())
-    entered: dict[str, int] = {
-        stage: n
-        for stage, n in await (await session.connection()).execute(
-            entry.add_columns(sc.to_stage, contacts).group_by(sc.to_stage)
+    went_on = [
+        (
+            (st.stage == name)
+            & or_(
+                *(st.later_stages.contains(later_stages_text([n]), autoescape=True) for n in later)
+            ),
+            1,
+        )
+        for i, name in enumerate(names)
+        if (later := names[i + 1 :])
+    ]
+    counted = {
+        stage: (int(entered or 0), int(reached or 0), int(ended or 0))
+        for stage, entered, reached, ended in await connection.execute(
+            select(
+                st.stage,
+                func.sum(case((first_entry, 1), else_=0)),
+                func.sum(case((first_entry, case(*went_on, else_=0) if went_on else 0), else_=0)),
+                func.count(st.hours),
+            )
+            .where(*entries)
+            .group_by(st.stage)
         )
     }
-    later = aliased(sc)
-    position = {name: i for i, name in enumerate(names)}
-    went_on: dict[str, int] = {
-        stage: n
-        for stage, n in await (await session.connection()).execute(
-            entry.add_columns(sc.to_stage, contacts)
-            .join(later, later.contact_id == sc.contact_id)
-            .where(
-                later.kind == "stage",
-                later.created_at >= sc.created_at,
-                case(position, value=later.to_stage, else_=-1)
-                > case(position, value=sc.to_stage, else_=99),
+    if query.filtered:  # the filtered contacts' stays, numbered in one sort
+        timed = await partitioned_percentiles(connection, st.hours, st.stage, st, entries)
+    else:  # the whole workspace: walk the duration index, stage by stage
+        timed = {
+            name: await walked_percentiles(
+                connection, st.hours, [st.stage == name, *entries[1:]], n=counted[name][2]
             )
-            .group_by(sc.to_stage)
-        )
-    }
-    following = aliased(sc)
-    next_at = (
-        select(func.min(following.created_at))
-        .where(following.contact_id == sc.contact_id, following.created_at > sc.created_at)
-        .scalar_subquery()
-    )
-    dialect = session.get_bind().dialect.name
-    stays: dict[str, list[float]] = {name: [] for name in names}
-    for stage, stay in (
-        await (await session.connection()).execute(
-            entry.add_columns(
-                sc.to_stage, seconds_between(next_at, sc.created_at, dialect) / 3600.0
-            )
-        )
-    ).tuples():
-        if stay is not None:
-            stays[stage].append(float(stay))
+            for name in names
+            if name in counted
+        }
     stages: list[FunnelStage] = []
-    for name in names:
-        n, last = int(entered.get(name, 0)), position[name] == len(names) - 1
-        on = 0 if last else int(went_on.get(name, 0))
+    for i, name in enumerate(names):
+        entered, reached, _ = counted.get(name, (0, 0, 0))
+        _, (median, p90) = timed.get(name, (0, [None, None]))
+        last = i == len(names) - 1
         stages.append(
             FunnelStage(
                 stage=name,
-                entered=n,
-                reached_next=on,
-                conversion_rate=None if last or not n else round(on / n, 4),
-                median_hours_in_stage=percentile(stays[name], 50),
-                p90_hours_in_stage=percentile(stays[name], 90),
+                entered=entered,
+                reached_next=0 if last else reached,
+                conversion_rate=None if last or not entered else round(reached / entered, 4),
+                median_hours_in_stage=median,
+                p90_hours_in_stage=p90,
             )
         )
     return FunnelReport(meta=meta, stages=stages)

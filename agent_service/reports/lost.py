@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
-from agent_service.reports.query import ReportQuery, as_datetime
+from agent_service.reports.query import ReportQuery, month_of
 from agent_service.schemas.reports import LostCount, LostMonth, LostReport, LostRow, ReportMeta
 
 
@@ -31,19 +31,18 @@ async def lost_report(session: AsyncSession, query: ReportQuery, meta: ReportMet
     by_stage: Counter[str] = Counter()
     for row in rows:
         by_stage[row.stage] += row.count
-    months: Counter[tuple[str, str]] = Counter()
-    for stage, created in (
+    month = month_of(sc.created_at, session.get_bind().dialect.name)
+    months = (
         await (await session.connection()).execute(
-            base.add_columns(sc.to_stage, type_coerce(sc.created_at, String))
+            base.add_columns(month, sc.to_stage, func.count())
+            .group_by(month, sc.to_stage)
+            .order_by(month, sc.to_stage)
         )
-    ).all():
-        at = as_datetime(created)
-        assert at is not None
-        months[(at.strftime("%Y-%m"), stage)] += 1
+    ).all()
     return LostReport(
         meta=meta,
         total=sum(by_stage.values()),
         by_stage=[LostCount(stage=s, count=n) for s, n in by_stage.most_common()],
         rows=rows,
-        over_time=[LostMonth(month=m, stage=s, count=n) for (m, s), n in sorted(months.items())],
+        over_time=[LostMonth(month=m, stage=s, count=n) for m, s, n in months],
     )

@@ -37,10 +37,22 @@ async def segments_report(
     contacts: list[SegmentContact] = []
     truncated = False
     if stage is not None:
+        # Only the columns the list shows (not whole contacts with their JSON fields).
         rows = (
-            await session.execute(
+            await (await session.connection()).execute(
                 query.scoped(
-                    select(ct, src.channel, src.campaign)
+                    select(
+                        ct.external_id,
+                        ct.name,
+                        ct.phone,
+                        ct.email,
+                        ct.language,
+                        ct.lifecycle_stage,
+                        ct.lost_reason,
+                        src.channel,
+                        src.campaign,
+                        ct.updated_at,
+                    )
                     .outerjoin(src, src.contact_id == ct.id)
                     .where(ct.workspace_id == query.workspace_id, ct.lifecycle_stage == stage),
                     ct.id,
@@ -51,21 +63,8 @@ async def segments_report(
             )
         ).all()
         truncated = len(rows) > limit
-        contacts = [
-            SegmentContact(
-                id=c.external_id,
-                name=c.name,
-                phone=c.phone,
-                email=c.email,
-                language=c.language,
-                lifecycle_stage=c.lifecycle_stage,
-                lost_reason=c.lost_reason,
-                channel=channel,
-                campaign=campaign,
-                updated_at=c.updated_at,
-            )
-            for c, channel, campaign in rows[:limit]
-        ]
+        fields = list(SegmentContact.model_fields)
+        contacts = [SegmentContact(**dict(zip(fields, row, strict=True))) for row in rows[:limit]]
     return SegmentsReport(
         meta=meta, counts=counts, stage=stage, contacts=contacts, truncated=truncated
     )

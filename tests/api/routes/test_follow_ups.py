@@ -214,7 +214,7 @@ def callback_url() -> Iterator[str]:
     server.shutdown()
 
 
-def test_default_sender_posts_the_nudge_to_the_callback_url(
+def test_a_legacy_callback_url_gets_the_nudge_through_the_retried_outbox(
     make_client: ClientFactory, callback_url: str
 ) -> None:
     clock = TickingClock()
@@ -222,10 +222,18 @@ def test_default_sender_posts_the_nudge_to_the_callback_url(
         send(client, "I want a facial", contact="c-cb")
         clock.advance(timedelta(hours=5))
         result = run(client)
+        for _ in range(200):  # the dispatcher runs in the app; wait for its delivery
+            if _Callback.received:
+                break
+            time.sleep(0.02)
+        overview = client.get("/v1/workspaces/current/delivery", headers=ADMIN).json()
     assert result["sent"] == 1 and result["delivery_errors"] == 0
     [body] = _Callback.received
     assert body["type"] == "follow_up" and body["contact_id"] == "c-cb"
     assert body["channel"] == "whatsapp" and body["step"] == 1 and body["text"]
+    assert body["idempotency_key"].startswith("follow_up:")
+    assert _Callback.signatures == [""]  # no secret comes with the legacy URL
+    assert overview["callbacks"] == {"delivered": 1}
 
 
 def test_with_delivery_settings_nudges_go_through_the_signed_callback_outbox(

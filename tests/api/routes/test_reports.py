@@ -290,3 +290,11 @@ def test_report_errors(reports: TestClient) -> None:
     assert backwards.status_code == 422
     unknown = reports.get("/v1/reports/segments?stage=VIP", headers=ADMIN)
     assert unknown.status_code == 422
+
+
+def test_team_filter_applies_to_the_handoff_figures_too(reports: TestClient) -> None:
+    # It used to be a self-correlated EXISTS on the handoffs table, true for every handoff.
+    speed = get(reports, f"speed?{NOV}&team=sales")
+    assert speed["time_to_handoff_minutes"]["count"] == 1  # A's; E was handed to support
+    ai = get(reports, f"ai-vs-human?{NOV}&team=support")
+    assert [t["name"] for t in ai["handoffs_by_team"]] == ["support"]
