@@ -284,9 +284,9 @@ class KnowledgeBase:
             entries = await self.all_entries(workspace_id)
             # Tokenizing thousands of entries takes a while: keep it off the event loop.
             await asyncio.to_thread(self.keywords.build, workspace_id, entries, stamp)
-        keyword = await asyncio.to_thread(
-            self.keywords.scores, workspace_id, query, [h.id for h in dense]
-        )
+        # Scoring a few dozen candidates is well under a millisecond of pure Python: a thread
+        # would only add its hand-offs (the GIL runs it one at a time either way).
+        keyword = self.keywords.scores(workspace_id, query, [h.id for h in dense])
         weight = self.keyword_weight
         ranked = sorted(
             (replace(h, keyword_score=round(keyword.get(h.id, 0.0), 4)) for h in dense),
