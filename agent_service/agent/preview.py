@@ -98,9 +98,10 @@ async def _run(
             continue
         decision = await decide(deps, config, contact, locale, past, inbound.text, channel)
         ctx = decision.ctx
-        async with deps.sessions() as session, session.begin():  # previews spend tokens too
-            usage = decision.usage
-            await add_usage(session, config.id, now.date(), usage.calls, usage.tokens)
+        usage = decision.usage
+        if usage.calls:  # previews spend tokens too
+            async with deps.sessions() as session, session.begin():
+                await add_usage(session, config.id, now.date(), usage.calls, usage.tokens)
         contact.language = ctx.language
         tool_calls = [t.as_dict() for t in ctx.tool_log]
         turns.append(
