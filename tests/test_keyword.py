@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent_service.knowledge_base.keyword import KeywordIndex, tokenize
+from agent_service.knowledge_base.keyword import KeywordScorer, tokenize
 
 
 @dataclass
@@ -21,18 +21,15 @@ def test_tokenize_folds_accents_and_splits_thai_into_ngrams() -> None:
     assert tokenize("facial ที่ KL") == ["ที", "ี่", "ที่", "facial", "kl"]
 
 
-def test_scores_are_scaled_to_the_best_candidate_and_follow_the_stamp() -> None:
-    index = KeywordIndex()
+def test_scores_are_scaled_to_the_best_candidate() -> None:
     entries = [
         Entry("a", "Peel da bao nhiêu tiền?", "Peel da 900.000 VND."),
         Entry("b", "Giờ mở cửa?", "9h đến 21h."),
         Entry("c", "Có chỗ gửi xe không?", "Có, ở tầng hầm."),
         Entry("d", "Đặt lịch thế nào?", "Nhắn tin cho chúng tôi."),
     ]
-    index.build("ws", entries, "4:t1")
-    assert index.has("ws", "4:t1") and not index.has("ws", "3:t2")
-    scores = index.scores("ws", "peel da tri tham bao nhieu tien", ["a", "b"])
-    assert scores["a"] == 1.0 and scores["b"] < scores["a"]
-    assert index.scores("ws", "", ["a"]) == {}
-    index.forget("ws")
-    assert not index.has("ws", "4:t1")
+    scorer = KeywordScorer(entries)
+    scores = scorer.scores("peel da tri tham bao nhieu tien", ["a", "b", "unknown"])
+    assert scores["a"] == 1.0 and scores["b"] < scores["a"] and "unknown" not in scores
+    assert scorer.scores("", ["a"]) == {}
+    assert scorer.scores("peel", ["unknown"]) == {}

@@ -205,10 +205,10 @@ async def decide(
     query = _retrieval_query(text, customer_words[:-1])
     # One embedding call: the retrieval query, and the message alone for intent detection.
     texts = [query] if query == text else [query, text]
-    # Read while the embedding finishes: the knowledge revision (is the keyword index
-    # current?) and today's token use (the model path's cap).
+    # Read while the embedding finishes: the knowledge revision (is the snapshot of the
+    # entries current?) and today's token use (the model path's cap).
     vectors, revision, used_today = await asyncio.gather(
-        _embed(deps, texts), _keyword_revision(deps, config), _tokens_used(deps, config, now)
+        _embed(deps, texts), deps.knowledge.revision(config.id), _tokens_used(deps, config, now)
     )
     hits = await deps.knowledge.search(
         config.id,
@@ -297,12 +297,6 @@ def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:
 
 async def _embed(deps: AgentDeps, texts: list[str]) -> np.ndarray[Any, Any]:
     return await deps.query_batcher.embed(texts)
-
-
-async def _keyword_revision(deps: AgentDeps, config: WorkspaceConfig) -> str | None:
-    if deps.knowledge.keyword_weight is None:  # dense retrieval only: no keyword index to check
-        return None
-    return await deps.knowledge.revision(config.id)
 
 
 async def _tokens_used(deps: AgentDeps, config: WorkspaceConfig, now: datetime) -> int:

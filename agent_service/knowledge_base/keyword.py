@@ -7,9 +7,8 @@ trigrams; other scripts are split into words, folded so 'giá' matches 'gia'.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 from rank_bm25 import BM25Okapi
 
@@ -17,6 +16,15 @@ from agent_service.qualification import fold
 
 _THAI_RUN = re.compile(r"[\u0e00-\u0e7f]+")
 _WORD = re.compile(r"\w+")
+
+
+class _Entry(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
 
 
 def tokenize(text: str) -> list[str]:
@@ -30,43 +38,23 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class KeywordIndex:
-    """BM25 per workspace, built lazily from the stored entries and dropped on every change."""
+class KeywordScorer:
+    """BM25 over a fixed set of entries (one snapshot of a workspace's knowledge)."""
 
-    def __init__(self) -> None:
-        self._built: dict[str, tuple[BM25Okapi, dict[str, int], str]] = {}
-        self._lock = threading.Lock()
-
-    def has(self, workspace_id: str, stamp: str) -> bool:
-        """True when the index was built from the entries as they are at ``stamp``."""
-        with self._lock:
-            built = self._built.get(workspace_id)
-        return built is not None and built[2] == stamp
-
-    def forget(self, workspace_id: str) -> None:
-        with self._lock:
-            self._built.pop(workspace_id, None)
-
-    def build(self, workspace_id: str, entries: Sequence[Any], stamp: str) -> None:
+    def __init__(self, entries: Sequence[_Entry]) -> None:
         if not entries:
-            return
+            raise ValueError("a keyword scorer needs at least one entry")
         corpus = [tokenize(f"{e.question} {e.answer}") or ["_"] for e in entries]
-        built = (BM25Okapi(corpus), {e.id: i for i, e in enumerate(entries)}, stamp)
-        with self._lock:
-            self._built[workspace_id] = built
+        self._bm25 = BM25Okapi(corpus)
+        self._positions = {e.id: i for i, e in enumerate(entries)}
 
-    def scores(self, workspace_id: str, query: str, ids: list[str]) -> dict[str, float]:
+    def scores(self, query: str, ids: list[str]) -> dict[str, float]:
         """BM25 scores of ``ids`` for ``query``, scaled so the best candidate scores 1."""
-        with self._lock:
-            built = self._built.get(workspace_id)
         tokens = tokenize(query)
-        if built is None or not tokens:
+        known = [i for i in ids if i in self._positions]
+        if not tokens or not known:
             return {}
-        bm25, positions, _ = built
-        known = [i for i in ids if i in positions]
-        if not known:
-            return {}
-        raw = bm25.get_batch_scores(tokens, [positions[i] for i in known])
+        raw = self._bm25.get_batch_scores(tokens, [self._positions[i] for i in known])
         top = max(float(max(raw)), 0.0)
         if top <= 0:
             return {}

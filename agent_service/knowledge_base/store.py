@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.db.models import KnowledgeEntry, Workspace
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit, IndexedEntry, KnowledgeIndex
-from agent_service.knowledge_base.keyword import KeywordIndex
+from agent_service.knowledge_base.snapshot import (
+    KnowledgeSnapshot,
+    KnowledgeSnapshots,
+    build_snapshot,
+)
 
 # Runs inside the change's transaction (the audit record), before the commit.
 BeforeCommit = Callable[[AsyncSession, list[KnowledgeEntry]], Awaitable[None]]
@@ -76,7 +80,8 @@ class KnowledgeBase:
         self.index = index
         # Blend a BM25 score into dense retrieval when set (see docs/retrieval.md).
         self.keyword_weight = keyword_weight
-        self.keywords = KeywordIndex()
+        self.snapshots = KnowledgeSnapshots()
+        self._snapshot_lock = asyncio.Lock()  # one rebuild at a time; the others then reuse it
 
     async def add_many(
         self,
@@ -162,7 +167,7 @@ class KnowledgeBase:
                     await asyncio.to_thread(self.index.upsert, workspace_id, [old_index])
                 raise
             finally:
-                self.keywords.forget(workspace_id)
+                self.snapshots.forget(workspace_id)
         return row
 
     async def _index_then_commit(
@@ -189,7 +194,7 @@ class KnowledgeBase:
                 await undo()
             raise
         finally:
-            self.keywords.forget(workspace_id)
+            self.snapshots.forget(workspace_id)
 
     async def get(self, workspace_id: str, entry_id: str) -> KnowledgeEntry | None:
         async with self._sessions() as session:
@@ -242,7 +247,7 @@ class KnowledgeBase:
         """Rebuild the workspace's vector index from the stored entries."""
         rows = await self.all_entries(workspace_id)
         await asyncio.to_thread(self.index.clear, workspace_id)
-        self.keywords.forget(workspace_id)
+        self.snapshots.forget(workspace_id)
         for start in range(0, len(rows), batch):
             chunk = [_indexed(r) for r in rows[start : start + batch]]
             await asyncio.to_thread(self.index.upsert, workspace_id, chunk)
@@ -263,37 +268,55 @@ class KnowledgeBase:
         query: str | None = None,
         revision: str | None = None,
     ) -> list[Hit]:
-        """What the agent retrieves: dense hits, re-ranked with keywords when hybrid is on.
+        """What the agent retrieves: the nearest valid entries, re-ranked with keywords when
+        hybrid is on.
 
-        ``revision``: the workspace's knowledge revision when the caller has just read it
-        (``revision()``); else it is read here, beside the Chroma search.
+        Chroma gives the nearest ids; the entries come from the snapshot of the database at
+        the knowledge ``revision`` (pass it when just read with ``revision()``; else it is read
+        here, beside the Chroma search).
         """
-        if self.keyword_weight is None or query is None:
-            return await asyncio.to_thread(self.index.search, workspace_id, vector, k, today)
-        pool = max(k * 5, 20)
-        # The keyword index is rebuilt when the stored entries changed, also through another
-        # process: the revision says so.
-        dense_search = asyncio.to_thread(self.index.search, workspace_id, vector, pool, today)
+        hybrid = self.keyword_weight is not None and query is not None
+        pool = max(k * 5, 20) if hybrid else k
+        nearest = asyncio.to_thread(self.index.nearest, workspace_id, vector, pool)
         if revision is None:
-            dense, stamp = await asyncio.gather(dense_search, self.revision(workspace_id))
+            found, stamp = await asyncio.gather(nearest, self.revision(workspace_id))
         else:
-            dense, stamp = await dense_search, revision
-        if not dense:
+            found, stamp = await nearest, revision
+        if not found:
             return []
-        if not self.keywords.has(workspace_id, stamp):
-            entries = await self.all_entries(workspace_id)
-            # Tokenizing thousands of entries takes a while: keep it off the event loop.
-            await asyncio.to_thread(self.keywords.build, workspace_id, entries, stamp)
+        snapshot = await self.snapshot(workspace_id, stamp, keywords=hybrid)
+        hits, expired_dropped = snapshot.hits(found, today)
+        if expired_dropped:  # expired entries took places: ask for valid ones only
+            valid = await asyncio.to_thread(self.index.nearest, workspace_id, vector, pool, today)
+            hits, _ = snapshot.hits(valid, today)
+        if not hybrid or snapshot.keywords is None or query is None:
+            return hits[:k]
         # Scoring a few dozen candidates is well under a millisecond of pure Python: a thread
         # would only add its hand-offs (the GIL runs it one at a time either way).
-        keyword = self.keywords.scores(workspace_id, query, [h.id for h in dense])
-        weight = self.keyword_weight
+        keyword = snapshot.keywords.scores(query, [h.id for h in hits])
+        weight = self.keyword_weight or 0.0
         ranked = sorted(
-            (replace(h, keyword_score=round(keyword.get(h.id, 0.0), 4)) for h in dense),
+            (replace(h, keyword_score=round(keyword.get(h.id, 0.0), 4)) for h in hits),
             key=lambda h: (1 - weight) * h.score + weight * (h.keyword_score or 0.0),
             reverse=True,
         )
         return ranked[:k]
+
+    async def snapshot(self, workspace_id: str, revision: str, keywords: bool) -> KnowledgeSnapshot:
+        """The workspace's entries as stored at ``revision``, taken again when it moved."""
+        current = self.snapshots.current(workspace_id, revision, keywords)
+        if current is not None:
+            return current
+        async with self._snapshot_lock:
+            current = self.snapshots.current(workspace_id, revision, keywords)
+            if current is None:
+                # Read after the revision: the entries are as new as the stamp, or newer (and
+                # then the next search sees a newer revision and takes them again).
+                entries = [_indexed(e) for e in await self.all_entries(workspace_id)]
+                # Tokenizing thousands of entries takes a while: keep it off the event loop.
+                current = await asyncio.to_thread(build_snapshot, revision, entries, keywords)
+                self.snapshots.keep(workspace_id, current)
+        return current
 
     async def revision(self, workspace_id: str) -> str:
         """Moves whenever an entry is added, changed or deleted, by any writer (a trigger)."""
