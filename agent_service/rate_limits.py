@@ -61,6 +61,17 @@ class RateLimits:
         bucket.refill(now)
         return bucket
 
+    def has_room(self, workspace_id: str, contact_id: str) -> bool:
+        """Whether ``charge`` would pass now; takes nothing."""
+        now = self.clock()
+        for key in (("ws", workspace_id), ("ct", workspace_id, contact_id)):
+            bucket = self.buckets.get(key)  # none yet: a full one
+            if bucket is not None:
+                bucket.refill(now)
+                if bucket.wait_seconds() > 0:
+                    return False
+        return True
+
     def charge(self, workspace_id: str, contact_id: str) -> None:
         """Take one token from the workspace's and the contact's bucket, or raise RateLimited."""
         s, now = self.settings, self.clock()

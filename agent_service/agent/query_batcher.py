@@ -28,8 +28,7 @@ class QueryBatcher:
         self._embed, self._max, self._max_ahead = embed, max_batch, max_ahead
         self._waiting: list[tuple[str, asyncio.Future[Vectors]]] = []
         self._ahead: dict[str, asyncio.Future[Vectors]] = {}
-        self._running = False
-        self._drainer: asyncio.Task[None] | None = None
+        self._busy: asyncio.Future[Vectors] | None = None  # the batch in the thread now
 
     def prefetch(self, text: str) -> None:
         """Start embedding ``text`` now, for an ``embed`` that will ask for it soon."""
@@ -59,23 +58,33 @@ class QueryBatcher:
 
     def _enqueue(self, items: list[tuple[str, asyncio.Future[Vectors]]]) -> None:
         self._waiting.extend(items)
-        if self._waiting and not self._running:
-            self._running = True
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        if self._waiting and self._busy is None:
+            self._start_batch()
 
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[: self._max], self._waiting[self._max :]
-                try:
-                    vectors = await asyncio.to_thread(self._embed, [text for text, _ in batch])
-                except Exception as exc:  # every waiting turn gets the error, none hangs
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), vector in zip(batch, vectors, strict=True):
-                    if not future.done():
-                        future.set_result(vector)
-        finally:
-            self._running = False
+    def _start_batch(self) -> None:
+        # Handed to the thread right here, not from a task: a task would start it only after
+        # the caller's next await, and the embedding is the longest step of a turn.
+        batch, self._waiting = self._waiting[: self._max], self._waiting[self._max :]
+        loop = asyncio.get_running_loop()
+        busy = loop.run_in_executor(None, self._embed, [text for text, _ in batch])
+        busy.add_done_callback(lambda done: self._finish(batch, done))
+        self._busy = busy
+
+    def _finish(
+        self, batch: list[tuple[str, asyncio.Future[Vectors]]], done: asyncio.Future[Vectors]
+    ) -> None:
+        self._busy = None
+        if done.cancelled():
+            error: BaseException | None = asyncio.CancelledError()
+        else:
+            error = done.exception()
+        if error is not None:  # every waiting turn gets the error, none hangs
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            for (_, future), vector in zip(batch, done.result(), strict=True):
+                if not future.done():
+                    future.set_result(vector)
+        if self._waiting:
+            self._start_batch()

@@ -52,6 +52,10 @@ async def post_message(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"text is {len(message.text)} characters; the limit is {limit}",
         )
+    if deps.rate_limits.has_room(principal.workspace_id, message.contact.id):
+        # The embedding starts now, on the other core, while the repeat check and the store
+        # run; a request the limits refuse costs no embedding.
+        deps.query_batcher.prefetch(message.text)
     await admit(deps.rate_limits, deps.sessions, principal.workspace_id, message)
     if prefer is not None and "respond-async" in prefer.lower():
         target = await delivery_settings.load(deps.sessions, principal.workspace_id)

@@ -46,3 +46,27 @@ def test_per_workspace_limit(make_client: ClientFactory) -> None:
     assert [r.status_code for r in codes] == [200, 200, 200, 429]
     assert codes[-1].headers["Retry-After"] == "1"
     assert "workspace" in codes[-1].json()["detail"]
+
+
+def test_a_refused_message_costs_no_embedding(make_client: ClientFactory) -> None:
+    """The embedding starts before the repeat check, but only when the buckets have room."""
+    clock = TickingClock(step=timedelta(0))
+    with make_client(clock=clock, contact_burst=1, contact_rate_per_second=0.5) as client:
+        batcher = client.app_state.deps.query_batcher  # type: ignore[attr-defined]
+        embedded: list[str] = []
+        real = batcher._embed
+
+        def spy(texts: list[str]) -> object:
+            embedded.extend(texts)
+            return real(texts)
+
+        batcher._embed = spy
+        limits = client.app_state.deps.rate_limits  # type: ignore[attr-defined]
+        assert limits.has_room("ws_demo", "c-emb")
+        ok = client.post("/v1/messages", json=message("prices?", contact="c-emb"), headers=CHANNEL)
+        assert not limits.has_room("ws_demo", "c-emb") and limits.has_room("ws_demo", "c-x")
+        refused = client.post(
+            "/v1/messages", json=message("opening hours?", contact="c-emb"), headers=CHANNEL
+        )
+    assert (ok.status_code, refused.status_code) == (200, 429)
+    assert "prices?" in embedded and "opening hours?" not in embedded
