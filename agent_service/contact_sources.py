@@ -134,12 +134,16 @@ def _as_datetime(value: Any) -> datetime:
     return found
 
 
+# Built once: every reply runs it (see turn_outcome.py).
+_FIRST_TIMES = select(
+    models.ContactSource.first_message_at, models.ContactSource.first_reply_at
+).where(models.ContactSource.contact_id == bindparam("contact_id"))
+
+
 def note_first_reply(connection: Connection, contact_id: str, sent_at: datetime) -> None:
     """A message went out to the contact: record it if it is the first (same transaction)."""
     src = models.ContactSource
-    found = connection.execute(
-        select(src.first_message_at, src.first_reply_at).where(src.contact_id == contact_id)
-    ).first()
+    found = connection.execute(_FIRST_TIMES, {"contact_id": contact_id}).first()
     if found is None:  # no source yet: sync_sources computes the first reply when it records one
         return
     first_message_at, reply_at = found

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +20,25 @@ async def tokens_used(
         return row.tokens if row is not None else 0
 
 
+def _upsert(dialect: str) -> Any:
+    """usage += (calls, tokens), one statement; built once per dialect (a turn's save runs it)."""
+    if dialect not in _UPSERTS:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        usage = cast(Table, models.ModelUsageDaily.__table__)
+        row = insert(usage)
+        _UPSERTS[dialect] = row.on_conflict_do_update(
+            index_elements=["workspace_id", "day"],
+            set_={
+                "model_calls": usage.c.model_calls + row.excluded.model_calls,
+                "tokens": usage.c.tokens + row.excluded.tokens,
+            },
+        )
+    return _UPSERTS[dialect]
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
 async def add_usage(
     session: AsyncSession, workspace_id: str, day: date, calls: int, tokens: int
 ) -> None:
@@ -25,17 +46,7 @@ async def add_usage(
     one atomic upsert, so concurrent turns never lose a count."""
     if calls == 0 and tokens == 0:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    row = insert(models.ModelUsageDaily).values(
-        workspace_id=workspace_id, day=day, model_calls=calls, tokens=tokens
-    )
     await session.execute(
-        row.on_conflict_do_update(
-            index_elements=["workspace_id", "day"],
-            set_={
-                "model_calls": models.ModelUsageDaily.model_calls + row.excluded.model_calls,
-                "tokens": models.ModelUsageDaily.tokens + row.excluded.tokens,
-            },
-        )
+        _upsert(session.get_bind().dialect.name),
+        {"workspace_id": workspace_id, "day": day, "model_calls": calls, "tokens": tokens},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
@@ -53,6 +53,13 @@ async def ensure_callback(
     return row
 
 
+# Built once: every turn's save runs it (see turn_outcome.py).
+_WAITING_CALLBACKS = select(models.OutboxCallback).where(
+    models.OutboxCallback.message_id.in_(bindparam("message_ids", expanding=True)),
+    models.OutboxCallback.status == "waiting",
+)
+
+
 async def fill_callbacks(
     session: AsyncSession,
     workspace_id: str,
@@ -60,14 +67,7 @@ async def fill_callbacks(
     now: datetime,
 ) -> bool:
     """Inside the turn's transaction: the waiting callbacks of these messages become due."""
-    rows = (
-        await session.scalars(
-            select(models.OutboxCallback).where(
-                models.OutboxCallback.message_id.in_(list(responses)),
-                models.OutboxCallback.status == "waiting",
-            )
-        )
-    ).all()
+    rows = (await session.scalars(_WAITING_CALLBACKS, {"message_ids": list(responses)})).all()
     for row in rows:
         _fill(row, workspace_id, responses[row.message_id], now)
     return bool(rows)
