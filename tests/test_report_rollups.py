@@ -131,6 +131,45 @@ def test_rollups_follow_turns_handoffs_and_events(client: TestClient) -> None:
     assert stages["Customer"]["entered"] == 2  # r-c came back from Unqualified by buying
 
 
+def test_a_source_recorded_before_the_first_reply_gets_that_reply(client: TestClient) -> None:
+    """A turn's reply is a Core insert, past the flush hook: it records the first reply itself."""
+    sessions = client.app_state.deps.sessions  # type: ignore[attr-defined]
+    first_at = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
+
+    async def recorded_source() -> None:  # as a report run before any reply would leave it
+        async with sessions() as session, session.begin():
+            session.add(
+                models.Contact(
+                    id="ct_early_source",
+                    workspace_id="ws_demo",
+                    external_id="r-src",
+                    lifecycle_stage="New Lead",
+                    lost=False,
+                    owner="ai",
+                    fields={},
+                    created_at=first_at,
+                    updated_at=first_at,
+                )
+            )
+            await session.flush()
+            session.add(
+                models.ContactSource(
+                    contact_id="ct_early_source",
+                    workspace_id="ws_demo",
+                    channel="whatsapp",
+                    first_message_at=first_at,
+                )
+            )
+
+    client.portal.call(recorded_source)  # type: ignore[attr-defined]
+    send(client, "Any promotions this month?", contact="r-src")
+    send(client, "Thanks", contact="r-src")  # a later reply must not move it
+    found = client.portal.call(_rollups, sessions)  # type: ignore[attr-defined]
+    [(first_reply_at, first_out, seconds, _)] = found["sources"]
+    assert first_reply_at is not None and _aware(first_reply_at) == _aware(first_out)
+    assert seconds == (_aware(first_out) - first_at).total_seconds()
+
+
 def test_the_migration_backfills_a_history_written_before_it(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
     t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
