@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,6 +19,9 @@ Channel = Literal[
     "sms",
     "other",
 ]
+
+
+_EARLIEST, _LATEST = datetime(1970, 1, 1), datetime(9000, 1, 1)
 
 
 class ContactIn(BaseModel):
@@ -75,6 +78,19 @@ class InboundMessage(BaseModel):
         # The schema says a date-time string; a bare number would be read as a Unix time.
         if not isinstance(value, str | datetime):
             raise ValueError("sent_at must be an ISO 8601 date-time, e.g. 2026-11-22T06:00:00Z")
+        return value
+
+    @field_validator("sent_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        # Stored in UTC: year 1 at +03:00 has no UTC time, and follow-up arithmetic near year
+        # 9999 overflows. Real messages lie far inside these bounds.
+        try:
+            utc = value.astimezone(UTC) if value.tzinfo else value
+        except OverflowError:
+            utc = None
+        if utc is None or not (_EARLIEST <= utc.replace(tzinfo=None) < _LATEST):
+            raise ValueError("sent_at must lie between 1970-01-01 and 9000-01-01 (UTC)")
         return value
 
     @field_validator("text")

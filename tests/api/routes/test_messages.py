@@ -348,8 +348,19 @@ def test_body_of_100kb_is_413(client: Any) -> None:
         ({**message("hi"), "channel": "pigeon"}, "channel"),
         ({**message("hi"), "contact": {"name": "no id"}}, "id"),
         ({**message("hi"), "sent_at": "yesterday"}, "sent_at"),
+        # Found by the schema fuzzer: no UTC time exists for it (it was a 500).
+        ({**message("hi"), "sent_at": "0001-01-01T00:00:01+03:03"}, "1970-01-01"),
+        ({**message("hi"), "sent_at": "9999-12-31T23:59:59-05:00"}, "1970-01-01"),
     ],
-    ids=["missing-message-id", "empty-text", "unknown-channel", "contact-without-id", "bad-date"],
+    ids=[
+        "missing-message-id",
+        "empty-text",
+        "unknown-channel",
+        "contact-without-id",
+        "bad-date",
+        "date-before-utc-year-1",
+        "date-past-year-9999",
+    ],
 )
 def test_bad_input_is_422_with_the_field_named(
     client: Any, body: dict[str, Any], fragment: str
