@@ -74,10 +74,11 @@ class QueryBatcher:
         self, batch: list[tuple[str, asyncio.Future[Vectors]]], done: asyncio.Future[Vectors]
     ) -> None:
         self._busy = None
-        if done.cancelled():
-            error: BaseException | None = asyncio.CancelledError()
-        else:
-            error = done.exception()
+        if done.cancelled():  # the loop is shutting down
+            for _, future in batch:
+                future.cancel()
+            return
+        error = done.exception()
         if error is not None:  # every waiting turn gets the error, none hangs
             for _, future in batch:
                 if not future.done():

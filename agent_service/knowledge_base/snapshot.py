@@ -12,6 +12,7 @@ metadata of 40 candidates costs more than the nearest-neighbour search itself (d
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -58,10 +59,12 @@ def build_snapshot(
 
 
 class KnowledgeSnapshots:
-    """The newest snapshot per workspace, in this process; used from the event loop only."""
+    """The newest snapshot per workspace, for the ``most`` workspaces searched last (a process
+    serving many workspaces keeps the busy ones); used from the event loop only."""
 
-    def __init__(self) -> None:
-        self._by_workspace: dict[str, KnowledgeSnapshot] = {}
+    def __init__(self, most: int = 128) -> None:
+        self._by_workspace: OrderedDict[str, KnowledgeSnapshot] = OrderedDict()
+        self._most = most
 
     def current(self, workspace_id: str, revision: str, keywords: bool) -> KnowledgeSnapshot | None:
         """The workspace's snapshot if it was taken at ``revision`` (with BM25 if asked)."""
@@ -70,10 +73,14 @@ class KnowledgeSnapshots:
             return None
         if keywords and snapshot.keywords is None and snapshot.entries:
             return None
+        self._by_workspace.move_to_end(workspace_id)
         return snapshot
 
     def keep(self, workspace_id: str, snapshot: KnowledgeSnapshot) -> None:
         self._by_workspace[workspace_id] = snapshot
+        self._by_workspace.move_to_end(workspace_id)
+        while len(self._by_workspace) > self._most:
+            self._by_workspace.popitem(last=False)  # the workspace searched longest ago
 
     def forget(self, workspace_id: str) -> None:
         self._by_workspace.pop(workspace_id, None)
