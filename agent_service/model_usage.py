@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -20,23 +21,19 @@ async def tokens_used(
         return row.tokens if row is not None else 0
 
 
+@cache
 def _upsert(dialect: str) -> Any:
     """usage += (calls, tokens), one statement; built once per dialect (a turn's save runs it)."""
-    if dialect not in _UPSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        usage = cast(Table, models.ModelUsageDaily.__table__)
-        row = insert(usage)
-        _UPSERTS[dialect] = row.on_conflict_do_update(
-            index_elements=["workspace_id", "day"],
-            set_={
-                "model_calls": usage.c.model_calls + row.excluded.model_calls,
-                "tokens": usage.c.tokens + row.excluded.tokens,
-            },
-        )
-    return _UPSERTS[dialect]
-
-
-_UPSERTS: dict[str, Any] = {}
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    usage = cast(Table, models.ModelUsageDaily.__table__)
+    row = insert(usage)
+    return row.on_conflict_do_update(
+        index_elements=["workspace_id", "day"],
+        set_={
+            "model_calls": usage.c.model_calls + row.excluded.model_calls,
+            "tokens": usage.c.tokens + row.excluded.tokens,
+        },
+    )
 
 
 async def add_usage(

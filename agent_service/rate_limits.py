@@ -61,28 +61,25 @@ class RateLimits:
         bucket.refill(now)
         return bucket
 
+    def _pair(self, workspace_id: str, contact_id: str) -> tuple[TokenBucket, TokenBucket]:
+        """The workspace's and the contact's bucket, refilled to now."""
+        s, now = self.settings, self.clock()
+        return (
+            self._bucket(("ws", workspace_id), s.workspace_rate_per_second, s.workspace_burst, now),
+            self._bucket(
+                ("ct", workspace_id, contact_id), s.contact_rate_per_second, s.contact_burst, now
+            ),
+        )
+
     def has_room(self, workspace_id: str, contact_id: str) -> bool:
         """Whether ``charge`` would pass now; takes nothing."""
-        now = self.clock()
-        for key in (("ws", workspace_id), ("ct", workspace_id, contact_id)):
-            bucket = self.buckets.get(key)  # none yet: a full one
-            if bucket is not None:
-                bucket.refill(now)
-                if bucket.wait_seconds() > 0:
-                    return False
-        return True
+        return all(b.wait_seconds() == 0 for b in self._pair(workspace_id, contact_id))
 
     def charge(self, workspace_id: str, contact_id: str) -> None:
         """Take one token from the workspace's and the contact's bucket, or raise RateLimited."""
-        s, now = self.settings, self.clock()
         if len(self.buckets) > 100_000:  # forget idle contacts rather than grow without bound
             self.buckets = {k: b for k, b in self.buckets.items() if b.tokens < b.capacity}
-        workspace = self._bucket(
-            ("ws", workspace_id), s.workspace_rate_per_second, s.workspace_burst, now
-        )
-        contact = self._bucket(
-            ("ct", workspace_id, contact_id), s.contact_rate_per_second, s.contact_burst, now
-        )
+        workspace, contact = self._pair(workspace_id, contact_id)
         for scope, bucket in (("workspace", workspace), ("contact", contact)):
             wait = bucket.wait_seconds()
             if wait > 0:
