@@ -112,8 +112,11 @@ def build_service(
         knowledge=KnowledgeBase(
             sessions,
             KnowledgeIndex(settings, embeddings),
-            # issue 3: hybrid ranking (dense + BM25) when it is on; see docs/retrieval.md.
-            keyword_weight=settings.hybrid_keyword_weight if settings.hybrid_retrieval else None,
+            embeddings,
+            # Signals fused by rank, chosen on the dev part of the data (docs/retrieval.md).
+            signals=settings.retrieval_signals,
+            fusion=settings.retrieval_fusion,
+            rrf_k=settings.retrieval_rrf_k,
         ),
         embeddings=embeddings,
         intents=_intent_detector(embeddings),

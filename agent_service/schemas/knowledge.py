@@ -73,9 +73,17 @@ class SearchRequest(BaseModel):
 
 class SearchResult(BaseModel):
     id: str
-    score: float = Field(description="Cosine similarity to the message (what thresholds use).")
+    score: float = Field(
+        description="The entry's best cosine similarity to the message (the planner's answer "
+        "threshold reads it)."
+    )
+    fused_score: float | None = Field(
+        default=None,
+        description="How far the entry stands out by the fused signals (standard deviations "
+        "above the workspace's mean, per signal); the order follows it. None for dense only.",
+    )
     keyword_score: float | None = Field(
-        default=None, description="BM25 keyword score in [0, 1] when hybrid ranking is on."
+        default=None, description="BM25 keyword score in [0, 1] when keywords are fused."
     )
     question: str
     answer: str

@@ -167,6 +167,7 @@ async def search(
                 id=h.id,
                 score=h.score,
                 keyword_score=h.keyword_score,
+                fused_score=h.fused_score,
                 question=h.question,
                 answer=h.answer,
                 language=h.language,

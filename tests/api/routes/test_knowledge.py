@@ -34,7 +34,15 @@ def test_create_get_update_delete_entry_and_search_reflects_each_change(
     found = {r["id"]: r for r in _search(client, "is there parking in bangkok?")}
     top = found[entry["id"]]
     assert 0 < float(str(top["score"])) <= 1
-    assert set(top) == {"id", "score", "keyword_score", "question", "answer", "language"}
+    assert set(top) == {
+        "id",
+        "score",
+        "fused_score",
+        "keyword_score",
+        "question",
+        "answer",
+        "language",
+    }
 
     updated = client.put(
         f"/v1/knowledge/entries/{entry['id']}",
@@ -187,8 +195,9 @@ def test_pdf_import_splits_text_into_retrievable_passages(client: TestClient) ->
     )
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1
-    top = _search(client, "how long is a gift voucher valid?")[0]
-    assert "twelve months" in str(top["answer"]) and top["question"] == "Vouchers"
+    # Retrievable: among what the agent sees (the demo's own voucher entry competes for first).
+    found = _search(client, "how long is a gift voucher valid?")[:3]
+    assert any("twelve months" in str(h["answer"]) and h["question"] == "Vouchers" for h in found)
     broken = client.post(
         "/v1/knowledge/import/pdf?language=en",
         content=b"not a pdf",
