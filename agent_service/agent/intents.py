@@ -11,9 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from agent_service.agent.intent_cues import lost_mark_ruled_out
+from agent_service.core.config import Settings
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 
 NO_INTENT = "other"  # examples of ordinary messages, so they are not read as an intent
+# Intents that mark the lead lost: a wrong one is worse than a missed one.
+LOST = frozenset({"spam", "bought_elsewhere", "not_interested"})
 
 
 @dataclass(frozen=True)
@@ -70,3 +74,44 @@ class IntentDetector:
         top = scores[order[0]]
         runner_up = scores[order[1]] if len(order) > 1 else 0.0
         return IntentMatch(known.intents[order[0]], round(top, 4), round(top - runner_up, 4))
+
+
+@dataclass(frozen=True)
+class PlannerThresholds:
+    """Scores above which the planner trusts a knowledge match or an intent."""
+
+    answer: float  # the entry's best cosine similarity
+    intent: float
+    intent_margin: float
+    answer_agreement: float = 0.0  # the fused rank score: how far the signals agree on it
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PlannerThresholds:
+        return cls(
+            answer=settings.planner_answer_threshold,
+            intent=settings.planner_intent_threshold,
+            intent_margin=settings.planner_intent_margin,
+            answer_agreement=settings.planner_answer_agreement,
+        )
+
+    def accepts(self, match: IntentMatch | None) -> str | None:
+        """The intent to act on, or None when the match is weak, close or ordinary."""
+        if match is None or match.intent == NO_INTENT:
+            return None
+        if match.score < self.intent or match.margin < self.intent_margin:
+            return None
+        return match.intent
+
+
+def decide_intent(
+    match: IntentMatch | None, text: str, thresholds: PlannerThresholds
+) -> str | None:
+    """The intent the planner acts on, or None (abstain: an ordinary message).
+
+    A lost mark needs more than similarity: a question, an objection, hesitation, a correction
+    or a story about another provider is never one (``intent_cues``), whatever it resembles.
+    """
+    intent = thresholds.accepts(match)
+    if intent in LOST and lost_mark_ruled_out(text, intent):
+        return None
+    return intent

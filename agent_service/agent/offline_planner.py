@@ -8,13 +8,16 @@ help. It calls the same tools, under the same guardrails, as the model does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from agent_service.agent.context import ToolContext
-from agent_service.agent.intents import NO_INTENT, IntentMatch
+from agent_service.agent.intents import IntentMatch, PlannerThresholds, decide_intent
 from agent_service.agent.toolbox import execute_tool
 from agent_service.knowledge_base.index import Hit
 
+# An entry as close as an answer (cosine) that stands out a little less than one may be offered
+# as a topic: on dev, the top entry at fused score 2.0 was the right one about four times in
+# five, too few to quote it, enough to ask. Unrelated questions stay under the cosine.
+TOPIC_AGREEMENT_MARGIN = 1.0
 LOST_INTENTS = {
     "spam": ("Unqualified", "unrelated or spam message"),
     "bought_elsewhere": ("Lost to Competitor", "the customer bought or booked elsewhere"),
@@ -29,31 +32,32 @@ _QUESTION = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class PlannerThresholds:
-    """Similarity scores above which the planner trusts a knowledge match or an intent."""
-
-    answer: float
-    intent: float
-    intent_margin: float
-
-    def accepts(self, match: IntentMatch | None) -> str | None:
-        """The intent to act on, or None when the match is weak, close or ordinary."""
-        if match is None or match.intent == NO_INTENT:
-            return None
-        if match.score < self.intent or match.margin < self.intent_margin:
-            return None
-        return match.intent
+def confident(hit: Hit, thresholds: PlannerThresholds) -> bool:
+    """Whether the planner may quote ``hit``: close enough, and the signals agree on it."""
+    agreement = hit.fused_score if hit.fused_score is not None else 1.0
+    return hit.score >= thresholds.answer and agreement >= thresholds.answer_agreement
 
 
-def pick_answer(hits: list[Hit], language: str, threshold: float) -> Hit | None:
-    """The best hit above the threshold, preferring one in the customer's language."""
-    good = [h for h in hits if h.score >= threshold]
+def pick_answer(hits: list[Hit], language: str, thresholds: PlannerThresholds) -> Hit | None:
+    """The best hit the planner may quote, preferring one in the customer's language."""
+    good = [h for h in hits if confident(h, thresholds)]
     if not good:
         return None
     best = good[0]
     same_language = [h for h in good if h.language == language and h.score >= best.score - 0.04]
     return same_language[0] if same_language else best
+
+
+def closest_topics(hits: list[Hit], thresholds: PlannerThresholds, most: int = 2) -> list[Hit]:
+    """Entries close to the question but not sure enough to quote: topics to offer."""
+    agreement = thresholds.answer_agreement - TOPIC_AGREEMENT_MARGIN
+    near = [
+        h
+        for h in hits
+        if h.score >= thresholds.answer
+        and (h.fused_score is None or h.fused_score >= agreement)
+    ]
+    return near[:most]
 
 
 def summarize(ctx: ToolContext, reason: str) -> str:
@@ -79,13 +83,18 @@ async def run_offline_planner(
     prompts = config.prompts
     team_name = _team_name(ctx, config.default_handoff_team)
 
-    def say(key: str, team: str | None = None) -> str:
+    def say(key: str, team: str | None = None, **values: str) -> str:
         greeting_name = f" {contact.name}" if contact.name else ""
         return prompts.phrase(
-            key, lang, name=greeting_name, business_name=config.name, team=team or team_name
+            key,
+            lang,
+            name=greeting_name,
+            business_name=config.name,
+            team=team or team_name,
+            **values,
         )
 
-    found_intent = thresholds.accepts(intent)
+    found_intent = decide_intent(intent, text, thresholds)
     answers = config.qualification.extract(text, contact.pending_field, ctx.now.date())
     new_answers = {k: v for k, v in answers.items() if contact.fields.get(k) != v}
     if new_answers and found_intent not in LOST_INTENTS:
@@ -93,10 +102,15 @@ async def run_offline_planner(
 
     if found_intent in LOST_INTENTS:
         stage, reason = LOST_INTENTS[found_intent]
-        await execute_tool(
+        record = await execute_tool(
             ctx, "mark_lead_lost", {"lost_stage": stage, "reason": reason, "evidence": text}
         )
-        return say(found_intent)
+        # The reply follows what was applied: a goodbye only with the lost mark itself.
+        if record.status == "applied" and contact.lost:
+            return say(found_intent)
+        if record.status == "applied":  # stored for a human's approval: nothing changed yet
+            return say("noted")
+        found_intent = None  # refused: an ordinary message, answered as one
 
     if found_intent == "wants_human":
         return await _handoff(ctx, "the customer asked to talk to a person", "handoff")
@@ -119,7 +133,7 @@ async def run_offline_planner(
 
     # A bare answer to our question ("tomorrow", "KL") is not a new question for the FAQ.
     asks = bool(_QUESTION.search(text)) or not new_answers
-    answer = pick_answer(hits, lang, thresholds.answer) if asks else None
+    answer = pick_answer(hits, lang, thresholds) if asks else None
     if answer is not None:
         parts.append(answer.answer)
     elif found_intent == "greeting" and not contact.fields:
@@ -127,9 +141,13 @@ async def run_offline_planner(
     elif new_answers and not parts and not config.qualification.is_qualified(contact.fields):
         parts.append(say("noted"))
     elif found_intent is None and _QUESTION.search(text) and not new_answers:
-        return await _handoff(
-            ctx, "the knowledge base has no answer to the question", "cannot_help"
-        )
+        near = closest_topics(hits, thresholds)
+        if not near:
+            return await _handoff(
+                ctx, "the knowledge base has no answer to the question", "cannot_help"
+            )
+        # Unsure: offer the nearest topics rather than quote a possibly wrong answer.
+        parts.append(say("closest_topics", topics=" / ".join(h.question for h in near)))
 
     if config.qualification.is_qualified(contact.fields):
         return " ".join(parts)  # the qualification rule hands off after this turn
