@@ -12,14 +12,8 @@ languages' grammar and checked on evals/datasets/intents/dev.yaml only.
 from __future__ import annotations
 
 import re
-import unicodedata
 
-
-def _fold(text: str) -> str:
-    """Lower case, Vietnamese accents removed (typed either way), Thai kept as it is."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("đ", "d"))
-    kept = (c for c in decomposed if not unicodedata.combining(c) or "\u0e00" <= c <= "\u0e7f")
-    return unicodedata.normalize("NFC", "".join(kept))
+from agent_service.qualification import fold
 
 
 def _any(*patterns: str) -> re.Pattern[str]:
@@ -96,7 +90,7 @@ _AGREEABLE = _any(
 
 def lost_mark_ruled_out(text: str, intent: str) -> bool:
     """Whether ``text`` cannot justify marking the lead lost as ``intent``."""
-    folded = _fold(text)
+    folded = fold(text)  # lower case, Vietnamese accents off (typed either way), Thai kept
     if _AGREEABLE.search(folded) or _CORRECTION.search(folded):
         return True
     if intent == "spam":
