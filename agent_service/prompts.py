@@ -30,6 +30,14 @@ SYSTEM_VARIABLES = frozenset(
     }
 )
 PHRASE_VARIABLES = frozenset({"name", "business_name", "team", "hours"})
+# Variables only some phrases get: the verified items a blocked reply is replaced with, the
+# nearest knowledge topics offered when the planner is unsure.
+PHRASE_EXTRA_VARIABLES = {
+    "closest_topics": frozenset({"topics"}),
+    "verified_payment": frozenset({"accounts"}),
+    "verified_phone": frozenset({"phones"}),
+    "verified_link": frozenset({"links"}),
+}
 REQUIRED_PHRASES = frozenset(
     {
         "greeting",
@@ -77,8 +85,9 @@ def validate(name: str, body: str) -> None:
         for key, texts in phrases.items():
             if "en" not in texts:
                 raise PromptError(f"phrase '{key}' needs at least an 'en' text")
+            allowed = PHRASE_VARIABLES | PHRASE_EXTRA_VARIABLES.get(key, frozenset())
             for text in texts.values():
-                _check_variables(f"phrases.{key}", template_variables(text), PHRASE_VARIABLES)
+                _check_variables(f"phrases.{key}", template_variables(text), allowed)
     else:
         raise PromptError(f"unknown prompt '{name}'; prompts are: {', '.join(PROMPT_FILES)}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,18 @@ from agent_service.teams import TeamConfig
 
 class WorkspaceNotFound(LookupError):
     pass
+
+
+class VerifiedFacts(BaseModel):
+    """What a reply may quote: the workspace's own payment accounts, phone numbers and links.
+
+    Checked on write (``verified_facts_settings``); enforced on every reply
+    (``agent/verified_facts.py``).
+    """
+
+    payment_accounts: list[str] = Field(default_factory=list)
+    phone_numbers: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
 
 
 class WorkspaceConfig(BaseModel):
@@ -33,6 +45,7 @@ class WorkspaceConfig(BaseModel):
     teams: list[TeamConfig]
     intent_examples: dict[str, list[str]]
     prompts: PromptSet
+    verified_facts: VerifiedFacts = Field(default_factory=VerifiedFacts)
 
     def team(self, key: str | None) -> TeamConfig | None:
         if key is None:
@@ -128,6 +141,7 @@ async def load_workspace_config(
             phrases_body=bodies["phrases"][0],
             versions={name: version for name, (_, version) in bodies.items()},
         ),
+        verified_facts=VerifiedFacts.model_validate(settings.get("verified_facts") or {}),
     )
 
 

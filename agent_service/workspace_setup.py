@@ -68,6 +68,8 @@ def demo_template(prompts_dir: Path, demo_dir: Path) -> WorkspaceTemplate:
             "qualified_when": qualification.get("qualified_when", []),
             "qualified_stage": qualification.get("qualified_stage"),
             "handoff_team": qualification.get("handoff_team"),
+            # What replies may quote (agent/verified_facts.py): what the demo FAQ quotes.
+            "verified_facts": spec.get("verified_facts", {}),
         },
         stages=spec.get("stages", DEFAULT_STAGES),
         fields=qualification.get("fields", []),

@@ -19,16 +19,18 @@ from agent_service import conversations, model_usage
 from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ContactState, ToolContext
 from agent_service.agent.deps import AgentDeps
+from agent_service.agent.intents import PlannerThresholds
 from agent_service.agent.llm_agent import ModelUsage
 from agent_service.agent.model_brain import (
     conversation_cap_reply,
     run_model_brain,
     turns_since_release,
 )
-from agent_service.agent.offline_planner import PlannerThresholds, run_offline_planner
+from agent_service.agent.offline_planner import run_offline_planner
 from agent_service.agent.qualification_rule import apply_qualification_rule
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 from agent_service.agent.turn_trace import log_turn_trace
+from agent_service.agent.verified_facts import guard_reply
 from agent_service.db import models
 from agent_service.handoff_guard import given_back_categories
 from agent_service.ids import new_id
@@ -263,6 +265,17 @@ async def decide(
         reply = f"{reply} {extra}".strip()
     # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
     reply = unavailable_team_reply(ctx) or reply
+    # Account numbers, phone numbers and links must be the workspace's verified ones (a reply
+    # leaking the canary is replaced below anyway, and recorded as that).
+    guarded = None if leaks_canary(reply, canary) else await guard_reply(ctx, reply)
+    if guarded is not None:
+        reply = guarded.reply
+        error = "; ".join(filter(None, [error, guarded.error]))
+        kinds = sorted({i.kind for i in guarded.blocked})
+        log.warning(
+            "guardrail",
+            extra={"fields": {"rule": guarded.rule, "kinds": kinds, "turn_brain": brain}},
+        )
     if leaks_canary(reply, canary):
         # The model is repeating its instructions: say something safe and record it.
         reply = config.prompts.phrase("clarify", language, business_name=config.name)
@@ -321,8 +334,4 @@ def _intent(deps: AgentDeps, config: WorkspaceConfig, vector: np.ndarray[Any, An
 
 
 def _thresholds(deps: AgentDeps) -> PlannerThresholds:
-    return PlannerThresholds(
-        answer=deps.settings.planner_answer_threshold,
-        intent=deps.settings.planner_intent_threshold,
-        intent_margin=deps.settings.planner_intent_margin,
-    )
+    return PlannerThresholds.from_settings(deps.settings)

@@ -54,8 +54,7 @@ def closest_topics(hits: list[Hit], thresholds: PlannerThresholds, most: int = 2
     near = [
         h
         for h in hits
-        if h.score >= thresholds.answer
-        and (h.fused_score is None or h.fused_score >= agreement)
+        if h.score >= thresholds.answer and (h.fused_score is None or h.fused_score >= agreement)
     ]
     return near[:most]
 

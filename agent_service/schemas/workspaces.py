@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from agent_service.auth import Role
 
@@ -59,3 +60,36 @@ class WorkspaceCreated(WorkspacePublic):
     """The workspace, with a first admin key for it (shown once)."""
 
     admin_key: KeyCreated
+
+
+FactEntry = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+FACTS_EXAMPLE: dict[str, Any] = {
+    "payment_accounts": ["Maybank 5140 1234 5678, Lotus Aesthetics Sdn Bhd"],
+    "phone_numbers": ["+60 3-2141 8800", "+84 28 3822 8800"],
+    "links": ["https://lotus-aesthetics.example/booking", "t.me/lotus_aesthetics"],
+}
+
+
+class VerifiedFactsBody(BaseModel):
+    """The account numbers, phone numbers and links replies may quote; a reply quoting any
+    other is replaced (see docs/security.md). A PUT replaces all three lists: a list left out
+    becomes empty."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [FACTS_EXAMPLE]})
+
+    payment_accounts: list[FactEntry] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Free text with the account number (8 to 20 digits), bank and holder.",
+    )
+    phone_numbers: list[FactEntry] = Field(
+        default_factory=list,
+        max_length=20,
+        description="As customers dial them; with or without the country code both match.",
+    )
+    links: list[FactEntry] = Field(
+        default_factory=list,
+        max_length=20,
+        description="URLs or domains; a domain covers its subdomains and paths, a URL with a "
+        "path covers that path. Shared hosts (t.me, wa.me, bit.ly...) need the path.",
+    )

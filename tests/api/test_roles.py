@@ -19,6 +19,8 @@ ENDPOINTS: list[tuple[str, str, Any, set[str]]] = [
     ("POST", "/v1/workspaces/ws_demo/keys", {"roles": ["qa"]}, {A}),
     ("GET", "/v1/workspaces/ws_demo/keys", None, {A}),
     ("DELETE", "/v1/workspaces/ws_demo/keys/nope", None, {A}),
+    ("GET", "/v1/workspaces/ws_demo/verified-facts", None, {A}),
+    ("PUT", "/v1/workspaces/ws_demo/verified-facts", {"links": ["not a link"]}, {A}),
     ("POST", "/v1/knowledge/entries", ENTRY, {A}),
     ("GET", "/v1/knowledge/entries", None, {A, Q}),
     ("GET", "/v1/knowledge/entries/nope", None, {A, Q}),

@@ -5,15 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from agent_service import audit
+from agent_service import verified_facts_settings as facts_settings
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.responses import documented, not_found
+from agent_service.api.responses import documented, invalid, not_found
+from agent_service.auth import Principal
 from agent_service.db import models
 from agent_service.schemas.workspaces import (
     KeyCreated,
+    VerifiedFactsBody,
     WorkspaceCreate,
     WorkspaceCreated,
     WorkspacePublic,
 )
+from agent_service.workspace import VerifiedFacts
 from agent_service.workspace_setup import create_api_key, create_workspace, default_template
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
@@ -73,3 +77,65 @@ async def get(
     if workspace is None or not caller.manages(workspace_id):
         raise not_found(f"workspace '{workspace_id}'")
     return WorkspacePublic(id=workspace.id, name=workspace.name, created_at=workspace.created_at)
+
+
+NOT_MANAGED = "No such workspace, or not the caller's."
+
+
+async def _managed(session: SessionDep, caller: Principal, workspace_id: str) -> models.Workspace:
+    workspace = await session.get(models.Workspace, workspace_id)
+    if workspace is None or not caller.manages(workspace_id):
+        raise not_found(f"workspace '{workspace_id}'")
+    return workspace
+
+
+@router.get(
+    "/{workspace_id}/verified-facts",
+    response_model=VerifiedFactsBody,
+    responses=documented(not_found=NOT_MANAGED),
+)
+async def get_verified_facts(
+    workspace_id: str, caller: BootstrapOrAdminKey, session: SessionDep
+) -> VerifiedFactsBody:
+    """The payment accounts, phone numbers and links replies may quote."""
+    workspace = await _managed(session, caller, workspace_id)
+    return VerifiedFactsBody(**facts_settings.facts_of(workspace).model_dump())
+
+
+@router.put(
+    "/{workspace_id}/verified-facts",
+    response_model=VerifiedFactsBody,
+    responses=documented(
+        not_found=NOT_MANAGED,
+        invalid="An entry without a number or link the guard can match, a shared host "
+        "without its path, too many or too long entries, or an unknown list name.",
+    ),
+)
+async def put_verified_facts(
+    workspace_id: str,
+    body: VerifiedFactsBody,
+    caller: BootstrapOrAdminKey,
+    deps: AgentDepsDep,
+    session: SessionDep,
+) -> VerifiedFactsBody:
+    """Replace the verified payment accounts, phone numbers and links (all three lists; one
+    left out becomes empty). A reply quoting any other account number, phone number or link is
+    replaced by these, or handed to a person when the workspace lists none of that kind."""
+    workspace = await _managed(session, caller, workspace_id)
+    try:
+        before, after = facts_settings.replace_facts(workspace, VerifiedFacts(**body.model_dump()))
+    except facts_settings.FactsRejected as exc:
+        raise invalid(str(exc)) from exc
+    audit.record(
+        session,
+        workspace_id=workspace_id,
+        key_id=caller.key_id,
+        action="workspace.verified_facts",
+        target_type="workspace",
+        target_id=workspace_id,
+        before=before,
+        after=after,
+        now=deps.clock(),
+    )
+    await session.commit()
+    return VerifiedFactsBody(**after)
