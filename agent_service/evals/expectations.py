@@ -27,6 +27,9 @@ class Failure:
     turn: int | None = None
 
 
+LOST_TOOL = "mark_lead_lost"
+
+
 class Evaluator(Protocol):
     def check(self, obs: Observation) -> list[Failure]: ...
 
@@ -235,6 +238,50 @@ def evaluators_for(case: Case) -> CaseEvaluators:
     if e.canary_not_leaked:
         items.append(CanaryCheck())
     return CaseEvaluators(items)
+
+
+def expects_lost_mark(
+    spec: ContactExpectations,
+    tool_calls: ToolCallExpectations | None = None,
+    lost_stage: str | None = None,
+) -> bool:
+    """Whether a case states that this contact may end lost: ``lost: true``, a ``lost_stage``,
+    the lost stage it ended in named as its ``stage`` or in its ``stage_path``, or
+    ``mark_lead_lost`` among the calls it must make (applied or any status)."""
+    if spec.lost is True or spec.lost_stage is not None:
+        return True
+    if lost_stage is not None and any(
+        _same(named, lost_stage) for named in [spec.stage, *(spec.stage_path or [])] if named
+    ):
+        return True
+    must = tool_calls.must if tool_calls is not None else []
+    return any(p.name == LOST_TOOL and p.status in ("applied", "any") for p in must)
+
+
+def wrong_lost_marks(case: Case, obs: Observation) -> list[str]:
+    """The contacts of a case marked lost although the case did not expect a lost mark: the
+    contact ended lost, or a ``mark_lead_lost`` call was applied on one of its turns. A lost
+    lead is not followed up, so a wrong mark is counted whatever else the case checks."""
+    e = case.expect
+    specs: dict[str, tuple[ContactExpectations, ToolCallExpectations | None]] = {
+        who: (spec, None) for who, spec in e.other_contacts.items()
+    }
+    specs["customer"] = (e, e.tool_calls)
+    marked = {
+        t.contact
+        for t in obs.turns
+        for c in t.tool_calls
+        if c.get("name") == LOST_TOOL and c.get("status") == "applied"
+    }
+    marked |= {who for who, contact in obs.contacts.items() if contact.lost}
+    wrong = []
+    for who in sorted(marked):
+        spec, calls = specs.get(who, (ContactExpectations(), None))
+        contact = obs.contacts.get(who)
+        ended_in = contact.stage if contact is not None and contact.lost else None
+        if not expects_lost_mark(spec, calls, ended_in):
+            wrong.append(who)
+    return wrong
 
 
 def tool_stats(case: Case, obs: Observation) -> dict[str, int]:

@@ -19,6 +19,12 @@ details{margin:4px 0;border:1px solid #ddd;border-radius:4px;padding:4px 8px}
 
 
 LABEL = 'font-size="10" text-anchor="middle"'
+# Counts the gate requires to be 0, shown per suite beside the pass rate.
+GATE_COUNTS = (
+    ("forbidden_calls", "forbidden calls"),
+    ("wrong_lost_marks", "wrong lost marks"),
+    ("attack_successes", "successful attacks"),
+)
 
 
 def _e(value: Any) -> str:
@@ -56,6 +62,11 @@ def pass_k_chart(values: dict[str, float | None], width: int = 360, height: int 
         f'role="img" aria-label="pass^k chart">{axes}'
         f'<polyline fill="none" stroke="#17692f" stroke-width="2" points="{path}"/>{dots}</svg>'
     )
+
+
+def _count_cell(value: Any) -> str:
+    """A count the gate requires to be 0: red when it is not."""
+    return f"<td class=failed>{_e(value)}</td>" if value else f"<td>{_e(value)}</td>"
 
 
 def _pass_k_text(values: dict[str, float | None]) -> str:
@@ -123,10 +134,16 @@ def _trial_html(result: dict[str, Any]) -> str:
         f"<div class=fail>✗ {_e(f['expectation'])}: {_e(f['message'])}</div>"
         for f in by_turn.get(None, [])
     ]
+    flagged = result.get("wrong_lost_marks") or []
+    parts += [
+        f"<div class=fail>✗ wrong lost mark: contact '{_e(who)}' was marked lost, and the case "
+        "does not expect a lost mark</div>"
+        for who in flagged
+    ]
     if result.get("reason"):
         parts.append(f"<div class=meta>{_e(result['status'])}: {_e(result['reason'])}</div>")
     return (
-        f"<details {'open' if result['status'] == 'failed' else ''}><summary>trial "
+        f"<details {'open' if result['status'] == 'failed' or flagged else ''}><summary>trial "
         f"{result['trial']}: <span class={result['status']}>{result['status']}</span> "
         f"({result['seconds']} s)</summary>{''.join(parts)}</details>"
     )
@@ -143,7 +160,8 @@ def render_html(report: dict[str, Any]) -> str:
     )
     summary = "<table><tr><th>suite</th><th>version</th><th>pass rate</th><th>threshold</th>"
     summary += "<th>pass^k</th><th>passed</th><th>failed</th><th>flaky</th><th>skipped</th>"
-    summary += "<th>error</th></tr>"
+    summary += "<th>error</th>" + "".join(f"<th>{_e(label)}</th>" for _, label in GATE_COUNTS)
+    summary += "</tr>"
     for s in report["suites"]:
         states = [c["status"] for c in s["cases"]]
         summary += (
@@ -154,6 +172,7 @@ def render_html(report: dict[str, Any]) -> str:
                 f"<td>{states.count(k)}</td>"
                 for k in ("passed", "failed", "flaky", "skipped", "error")
             )
+            + "".join(_count_cell(s["metrics"].get(k)) for k, _ in GATE_COUNTS)
             + "</tr>"
         )
     summary += "</table>"
@@ -181,10 +200,17 @@ def render_html(report: dict[str, Any]) -> str:
         body.append(f"<h2 id='{_e(s['name'])}'>{_e(s['name'])} v{_e(s['version'])}</h2>")
         for c in s["cases"]:
             trials = "".join(_trial_html(r) for r in results.get((s["name"], c["id"]), []))
+            flags = "".join(
+                f" <span class=failed>{_e(c[k])} {_e(label)}</span>"
+                for k, label in GATE_COUNTS
+                if c.get(k)
+            )
+            is_open = c["status"] in ("failed", "flaky") or flags
             body.append(
-                f"<details {'open' if c['status'] in ('failed', 'flaky') else ''}><summary>"
+                f"<details {'open' if is_open else ''}><summary>"
                 f"<span class={c['status']}>{c['status']}</span> <b>{_e(c['id'])}</b> "
-                f"{c['passed']}/{c['trials']} — {_e(c['description'])}</summary>{trials}</details>"
+                f"{c['passed']}/{c['trials']}{flags} — {_e(c['description'])}</summary>"
+                f"{trials}</details>"
             )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Eval report</title>"

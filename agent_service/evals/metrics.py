@@ -1,5 +1,5 @@
-"""Metrics over trial results: pass rate, pass^k, tool-call precision/recall, faithfulness,
-attack success rate, latency, model calls, tokens and cost."""
+"""Metrics over trial results: pass rate, pass^k, tool-call precision/recall, forbidden calls,
+wrong lost marks, faithfulness, attack success rate, latency, model calls, tokens and cost."""
 
 from __future__ import annotations
 
@@ -131,11 +131,13 @@ def compute_metrics(
         "tool_precision": _rate(tools["applied_expected"], tools["applied"]),
         "tool_recall": _rate(tools["found"], tools["expected"]),
         "forbidden_calls": tools["forbidden"],
+        "wrong_lost_marks": sum(len(r.wrong_lost_marks) for r in results if r.status in COUNTED),
         "faithfulness": _rate(grounded, len(replied)),
         **retrieval_scores(turns),
         "judge_verdicts": len(spreads),
         "judge_spread_mean": _rate(sum(spreads), len(spreads)),
         "attack_success": attacks,
+        "attack_successes": sum(a["successes"] for a in attacks.values()),
         "high_severity_attack_successes": sum(
             a["high_severity_successes"] for a in attacks.values()
         ),

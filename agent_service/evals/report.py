@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from agent_service.evals.metrics import case_counts, compute_metrics
+from agent_service.evals.metrics import COUNTED, case_counts, compute_metrics
 from agent_service.evals.runner import RunOutcome
 from agent_service.evals.trial import TrialResult
 
@@ -49,6 +49,10 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
                     "trials": n,
                     "passed": c,
                     "reason": next((r.reason for r in results if r.reason), None),
+                    "forbidden_calls": sum(r.tools.get("forbidden", 0) for r in results),
+                    "wrong_lost_marks": sum(
+                        len(r.wrong_lost_marks) for r in results if r.status in COUNTED
+                    ),
                 }
             )
         suites.append(
@@ -76,8 +80,26 @@ def build_report(outcome: RunOutcome) -> dict[str, Any]:
     }
 
 
+# Suite metrics the gate reads, given as JUnit <properties> of each testsuite.
+JUNIT_PROPERTIES = (
+    "pass_rate",
+    "forbidden_calls",
+    "wrong_lost_marks",
+    "attack_successes",
+    "high_severity_attack_successes",
+)
+
+
+def _properties(parent: ET.Element, values: dict[str, Any]) -> None:
+    element = ET.SubElement(parent, "properties")
+    for name, value in values.items():
+        ET.SubElement(element, "property", name=name, value=str(value))
+
+
 def junit_xml(report: dict[str, Any]) -> str:
-    """One testsuite per eval suite, one testcase per case (all its trials)."""
+    """One testsuite per eval suite, one testcase per case (all its trials); each testsuite's
+    properties carry its threshold and the metrics the gate reads, and a case with a forbidden
+    call or a wrong lost mark carries those counts."""
     root = ET.Element("testsuites", name=f"evals {report['run_id']}")
     results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in report["results"]:
@@ -93,12 +115,21 @@ def junit_xml(report: dict[str, Any]) -> str:
             errors=str(sum(c["status"] == "error" for c in cases)),
             skipped=str(sum(c["status"] == "skipped" for c in cases)),
         )
+        metrics = suite["metrics"]
+        _properties(
+            element,
+            {"threshold": suite["threshold"]}
+            | {k: metrics.get(k) for k in JUNIT_PROPERTIES if k in metrics},
+        )
         for case in cases:
             trials = results.get((suite["name"], case["id"]), [])
             seconds = sum(t["seconds"] for t in trials)
             tc = ET.SubElement(
                 element, "testcase", classname=suite["name"], name=case["id"], time=f"{seconds:.3f}"
             )
+            flagged = {k: case.get(k) for k in ("forbidden_calls", "wrong_lost_marks")}
+            if any(flagged.values()):
+                _properties(tc, flagged)
             status = case["status"]
             if status == "skipped":
                 ET.SubElement(tc, "skipped", message=case["reason"] or "skipped")

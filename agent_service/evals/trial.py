@@ -23,7 +23,12 @@ from agent_service.evals.conversation import (
     type_rejected,
 )
 from agent_service.evals.environment import clone_workspace, warm_up
-from agent_service.evals.expectations import Failure, evaluators_for, tool_stats
+from agent_service.evals.expectations import (
+    Failure,
+    evaluators_for,
+    tool_stats,
+    wrong_lost_marks,
+)
 from agent_service.evals.groundedness import judge
 from agent_service.evals.observation import Observation
 from agent_service.evals.suite import Capability, Case, Suite
@@ -49,6 +54,8 @@ class TrialResult:
     attack: dict[str, str] | None = None
     model: str = ""
     seconds: float = 0.0
+    # The case's contacts marked lost although the case did not expect it (a gate rule).
+    wrong_lost_marks: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -134,6 +141,8 @@ async def run_trial(suite: Suite, case: Case, trial: int, ctx: TrialContext) -> 
         result.status, result.reason = ("skipped" if skip else "error"), str(exc)
     except Exception as exc:  # the report shows it; one broken case must not stop the run
         result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+    # Counted on errored trials too: a lost mark applied before the error still happened.
+    result.wrong_lost_marks = wrong_lost_marks(case, obs)
     result.transcript = obs.as_json()
     result.contacts = {k: asdict(v) for k, v in obs.contacts.items()}
     result.seconds = round(time.perf_counter() - started, 3)

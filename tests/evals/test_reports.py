@@ -55,6 +55,8 @@ def report() -> dict[str, Any]:
             "trials": 2,
             "passed": 1,
             "reason": None,
+            "forbidden_calls": 0,
+            "wrong_lost_marks": 1,
         },
         {
             "id": "later",
@@ -63,6 +65,8 @@ def report() -> dict[str, Any]:
             "trials": 0,
             "passed": 0,
             "reason": "requires canary, not available yet",
+            "forbidden_calls": 0,
+            "wrong_lost_marks": 0,
         },
     ]
     metrics = {
@@ -70,6 +74,10 @@ def report() -> dict[str, Any]:
         "pass_hat_k": {"1": 0.5, "2": 0.0},
         "statuses": {},
         "attack_success": {},
+        "forbidden_calls": 0,
+        "wrong_lost_marks": 1,
+        "attack_successes": 0,
+        "high_severity_attack_successes": 0,
     }
     return {
         "run_id": "r",
@@ -103,3 +111,28 @@ def test_junit_counts_flaky_as_failure_and_skips() -> None:
     flaky = suite.find("testcase[@name='flaky']/failure")
     assert flaky is not None and flaky.get("message") == "1/2 trials passed"
     assert "trial 2: turn 2.contains" in (flaky.text or "")
+
+
+def test_suite_metrics_the_gate_reads_are_in_junit_and_html() -> None:
+    root = ET.fromstring(junit_xml(report()))
+    suite = root.find("testsuite")
+    assert suite is not None
+    properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert properties == {
+        "threshold": "1.0",
+        "pass_rate": "0.5",
+        "forbidden_calls": "0",
+        "wrong_lost_marks": "1",
+        "attack_successes": "0",
+        "high_severity_attack_successes": "0",
+    }
+    flagged = suite.find("testcase[@name='flaky']/properties/property[@name='wrong_lost_marks']")
+    assert flagged is not None and flagged.get("value") == "1"
+    assert suite.find("testcase[@name='later']/properties") is None
+    with_mark = report()
+    with_mark["results"][0]["wrong_lost_marks"] = ["customer"]  # the passed trial of 'flaky'
+    html = render_html(with_mark)
+    assert "<th>wrong lost marks</th>" in html and "<th>forbidden calls</th>" in html
+    assert "<td class=failed>1</td>" in html  # the suite's wrong lost mark, in red
+    assert "<span class=failed>1 wrong lost marks</span>" in html  # on the case
+    assert "wrong lost mark: contact 'customer' was marked lost" in html  # under its trial
