@@ -91,6 +91,10 @@ class OpenAIQueryEmbeddings(Embeddings):
     def has_sparse(self) -> bool:
         return False  # no sparse head: retrieval fuses the dense and keyword signals only
 
+    @property
+    def sparse_width(self) -> int:
+        return 0
+
     def sparse(self, texts: list[str]) -> list[SparseVector]:
         raise NotImplementedError("OpenAI embeddings have no sparse head")
 

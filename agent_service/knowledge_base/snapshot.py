@@ -121,14 +121,19 @@ class KnowledgeSnapshot:
             if (row := rows.get(hit.id)) is not None:
                 dense[row] = hit.score
         pool_floor = np.nanmin(dense) if np.isfinite(dense).any() else 0.0
-        question_cosine = self.matrices.dense_question @ query.vector
+        same_model = self.matrices.dense_question.shape[1] == len(query.vector)
+        question_cosine = (
+            self.matrices.dense_question @ query.vector
+            if same_model  # else stored by another embedding model: `kb reindex` renews them
+            else np.full(len(self.order), -1.0)
+        )
         keyword: dict[str, float] = {}
         fused = np.zeros(len(self.order))
         for signal in signals:
             scores: np.ndarray[Any, Any] | None = None
             if signal == "dense":
                 scores = np.where(np.isnan(dense), pool_floor, dense)
-            elif signal == "dense_question":
+            elif signal == "dense_question" and same_model:
                 scores = question_cosine
             elif signal in SPARSE_SIGNALS and query.sparse is not None:
                 matrix = (

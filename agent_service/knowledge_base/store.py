@@ -103,7 +103,7 @@ class KnowledgeBase:
 
     @property
     def signals(self) -> tuple[str, ...]:
-        """The signals a search fuses by rank (docs/retrieval.md); ("dense",) is Chroma alone."""
+        """The signals a search fuses (docs/retrieval.md); ("dense",) is Chroma alone."""
         return self._signals
 
     @signals.setter
@@ -296,20 +296,25 @@ class KnowledgeBase:
             chunk = rows[start : start + batch]
             await asyncio.to_thread(self.index.upsert, workspace_id, [_indexed(r) for r in chunk])
             packed = await self._representations([(r.question, r.answer) for r in chunk])
-            await self._store_vectors(
-                workspace_id, dict(zip([r.id for r in chunk], packed, strict=False))
-            )
+            await self._store_vectors(workspace_id, [_indexed(r) for r in chunk], packed)
             if progress is not None:
                 progress(len(chunk))
         return len(rows)
 
-    async def _store_vectors(self, workspace_id: str, vectors: dict[str, bytes]) -> None:
+    async def _store_vectors(
+        self, workspace_id: str, entries: Sequence[IndexedEntry], blobs: Sequence[bytes]
+    ) -> None:
+        """Keep the representations computed from ``entries``' texts, unless an entry was
+        reworded meanwhile (its own change stored the new ones)."""
         async with self._sessions() as session:
-            for entry_id, blob in vectors.items():
+            for entry, blob in zip(entries, blobs, strict=True):
                 await session.execute(
                     update(KnowledgeEntry)
                     .where(
-                        KnowledgeEntry.id == entry_id, KnowledgeEntry.workspace_id == workspace_id
+                        KnowledgeEntry.id == entry.id,
+                        KnowledgeEntry.workspace_id == workspace_id,
+                        KnowledgeEntry.question == entry.question,
+                        KnowledgeEntry.answer == entry.answer,
                     )
                     .values(vectors=blob)
                 )
@@ -329,7 +334,7 @@ class KnowledgeBase:
         revision: str | None = None,
     ) -> list[Hit]:
         """What the agent retrieves: the ``k`` best valid entries, by Chroma's dense ranking
-        alone or fused by rank with the other signals (docs/retrieval.md).
+        alone or fused with the other signals (docs/retrieval.md).
 
         Chroma gives the nearest ids; the entries come from the snapshot of the database at
         the knowledge ``revision`` (pass it when just read with ``revision()``; else it is read
@@ -382,7 +387,7 @@ class KnowledgeBase:
                 # then the next search sees a newer revision and takes them again).
                 entries = [_indexed(e) for e in await self.all_entries(workspace_id)]
                 vectors = await self._entry_vectors(workspace_id, entries) if fused else None
-                width = getattr(self.encoder, "sparse_width", 0)
+                width = self.encoder.sparse_width
                 # Tokenizing thousands of entries takes a while: keep it off the event loop.
                 current = await asyncio.to_thread(
                     build_snapshot, revision, entries, keywords, vectors, width
@@ -393,26 +398,20 @@ class KnowledgeBase:
     async def _entry_vectors(
         self, workspace_id: str, entries: list[IndexedEntry]
     ) -> dict[str, EntryVectors]:
-        """The entries' stored representations; those stored before them (or by another
-        embedding model) are computed now and kept."""
+        """The entries' stored representations; those stored before there were any are
+        computed now and kept (after a change of embedding model, `kb reindex` renews all)."""
         vectors = {e.id: v for e in entries if (v := unpack(e.vectors)) is not None}
-        dim = len(next(iter(vectors.values())).dense_question) if vectors else None
         wanted_sparse = self.encoder.has_sparse
         stale = [
             e
             for e in entries
-            if e.id not in vectors
-            or (dim is not None and len(vectors[e.id].dense_question) != dim)
-            or (wanted_sparse and vectors[e.id].sparse_question is None)
+            if e.id not in vectors or (wanted_sparse and vectors[e.id].sparse_question is None)
         ]
         if stale:
             packed = await self._representations([(e.question, e.answer) for e in stale])
-            await self._store_vectors(
-                workspace_id, {e.id: b for e, b in zip(stale, packed, strict=False)}
-            )
-            vectors.update(
-                {e.id: v for e, b in zip(stale, packed, strict=False) if (v := unpack(b))}
-            )
+            await self._store_vectors(workspace_id, stale, packed)
+            computed = zip(stale, packed, strict=True)
+            vectors.update({e.id: v for e, b in computed if (v := unpack(b)) is not None})
         return vectors
 
     async def revision(self, workspace_id: str) -> str:
