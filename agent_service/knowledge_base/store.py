@@ -288,18 +288,28 @@ class KnowledgeBase:
     async def reindex(
         self, workspace_id: str, batch: int = 256, progress: Callable[[int], None] | None = None
     ) -> int:
-        """Rebuild the workspace's vector index and the entries' representations."""
+        """Rebuild the workspace's vector index, and the entries' representations where they
+        are missing or come from another embedding model."""
         rows = await self.all_entries(workspace_id)
         await asyncio.to_thread(self.index.clear, workspace_id)
         self.snapshots.forget(workspace_id)
+        dim = len((await asyncio.to_thread(self.encoder.embed_passages, ["dimension"]))[0])
         for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            await asyncio.to_thread(self.index.upsert, workspace_id, [_indexed(r) for r in chunk])
-            packed = await self._representations([(r.question, r.answer) for r in chunk])
-            await self._store_vectors(workspace_id, [_indexed(r) for r in chunk], packed)
+            chunk = [_indexed(r) for r in rows[start : start + batch]]
+            await asyncio.to_thread(self.index.upsert, workspace_id, chunk)
+            stale = [e for e in chunk if not self._current(unpack(e.vectors), dim)]
+            if stale:
+                packed = await self._representations([(e.question, e.answer) for e in stale])
+                await self._store_vectors(workspace_id, stale, packed)
             if progress is not None:
                 progress(len(chunk))
         return len(rows)
+
+    def _current(self, vectors: EntryVectors | None, dim: int) -> bool:
+        """Whether stored representations are what this embedding model would compute."""
+        if vectors is None or len(vectors.dense_question) != dim:
+            return False
+        return not self.encoder.has_sparse or vectors.sparse_question is not None
 
     async def _store_vectors(
         self, workspace_id: str, entries: Sequence[IndexedEntry], blobs: Sequence[bytes]
@@ -406,7 +416,7 @@ class KnowledgeBase:
             e
             for e in entries
             if e.id not in vectors or (wanted_sparse and vectors[e.id].sparse_question is None)
-        ]
+        ]  # (a changed model's dimension is found by `reindex`, which renews those)
         if stale:
             packed = await self._representations([(e.question, e.answer) for e in stale])
             await self._store_vectors(workspace_id, stale, packed)
