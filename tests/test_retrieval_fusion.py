@@ -75,3 +75,14 @@ def test_rank_fusion_is_the_other_choice() -> None:
     query = QuerySignals("q", np.array([1.0, 0.0], np.float32), _sparse((0, 1.0)))
     found = snapshot.fuse(dense, query, ("dense", "sparse"), 2, TODAY, "rrf")  # type: ignore[attr-defined]
     assert found[0].id == "e1"
+
+
+def test_the_planner_quotes_a_dense_only_hit_on_its_cosine() -> None:
+    from agent_service.agent.intents import PlannerThresholds
+    from agent_service.agent.offline_planner import confident
+
+    thresholds = PlannerThresholds(0.84, 0.88, 0.015, answer_agreement=3.0)
+    assert confident(Hit("e", 0.9, "q", "a", "en"), thresholds)  # dense only: no fused score
+    assert not confident(Hit("e", 0.9, "q", "a", "en", fused_score=2.0), thresholds)
+    assert confident(Hit("e", 0.9, "q", "a", "en", fused_score=3.2), thresholds)
+    assert not confident(Hit("e", 0.8, "q", "a", "en", fused_score=3.2), thresholds)

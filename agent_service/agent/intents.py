@@ -83,7 +83,7 @@ class PlannerThresholds:
     answer: float  # the entry's best cosine similarity
     intent: float
     intent_margin: float
-    answer_agreement: float = 0.0  # the fused rank score: how far the signals agree on it
+    answer_agreement: float = 0.0  # the fused score: how far the entry stands out
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlannerThresholds:

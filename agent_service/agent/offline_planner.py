@@ -34,8 +34,10 @@ _QUESTION = re.compile(
 
 def confident(hit: Hit, thresholds: PlannerThresholds) -> bool:
     """Whether the planner may quote ``hit``: close enough, and the signals agree on it."""
-    agreement = hit.fused_score if hit.fused_score is not None else 1.0
-    return hit.score >= thresholds.answer and agreement >= thresholds.answer_agreement
+    if hit.score < thresholds.answer:
+        return False
+    # Dense retrieval alone has no fused score: the cosine is all there is to go on.
+    return hit.fused_score is None or hit.fused_score >= thresholds.answer_agreement
 
 
 def pick_answer(hits: list[Hit], language: str, thresholds: PlannerThresholds) -> Hit | None:
