@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from agent_service.agent.offline_planner import summarize
 from agent_service.agent.toolbox import execute_tool
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 
@@ -616,12 +617,7 @@ async def guard_reply(ctx: ToolContext, reply: str) -> Guarded | None:
 
 
 def _summary(ctx: ToolContext, reason: str) -> str:
-    """What the person taking over needs: who, what is known, what was said and blocked."""
-    contact = ctx.contact
-    known = ", ".join(f"{k}: {v}" for k, v in contact.fields.items()) or "nothing yet"
-    said = " | ".join(ctx.customer_words[-3:])
-    return (
-        f"{contact.name or contact.external_id} (stage {contact.lifecycle_stage}, "
-        f"language {ctx.language}). The {reason}; check where it came from (a knowledge "
-        f"entry or the model). Known: {known}. Customer said: {said}"
+    """What the person taking over needs, and where to look for the blocked item."""
+    return summarize(
+        ctx, f"The {reason}; check where it came from (a knowledge entry or the model)"
     )
