@@ -21,6 +21,7 @@ HARD_NEGATIVES = {
         "en": "is the underarm laser really permanent?",
         "vi": "cho mình hỏi giá triệt lông nách",
         "vi-plain": "cho minh hoi gia triet long nach",
+        "vi-chat": "nach 1 lan nhiu tien v shop",
         "th": "เลเซอร์รักแร้เจ็บไหมคะ",
         "ms": "laser ketiak tu sakit tak?",
     },

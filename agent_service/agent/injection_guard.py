@@ -24,7 +24,8 @@ def is_stage_instruction(evidence: str, config: WorkspaceConfig) -> bool:
     """True when a command verb is followed closely by a stage word or a stage's name."""
     names = "|".join(re.escape(fold(s.name)) for s in config.lifecycle.stages)
     targets = f"{_STAGE_WORDS}|{names}" if names else _STAGE_WORDS
-    pattern = rf"\b({_COMMANDS})\b(?:\W+\w+){{0,5}}?\W+({targets})\b"
+    # Words are what spaces separate: an id such as "ct_01.victim" is one word, not four.
+    pattern = rf"\b({_COMMANDS})\b(?:\s+\S+){{0,5}}?\s+\W*({targets})\b"
     return re.search(pattern, fold(evidence)) is not None
 
 

@@ -33,6 +33,8 @@ _QUESTION = _any(
     # ("a" ends questions and polite statements alike once accents are gone: not a cue)
     _B + r"(bao nhieu|bnh|may|o dau|khi nao|bao gio|the nao|nhu the nao|tai sao|"
     r"vi sao|gi|j|nao|co .{1,40} (khong|ko|k|hong|hok|chua))" + _E,
+    # ... and their chat spellings: "nhiu tien" (how much), "bn tien", "bao tien"
+    _B + r"(nhiu|nhieu tien|bn tien|bao tien|mnhieu|bnhieu|nhiu tien)" + _E,
     _B + r"(khong|ko|k|hong|hok|chua|nhi|sao|chi|j)\W*$",
     # Thai: question particles and words
     r"ไหม|มั้ย|มั๊ย|หรือเปล่า|หรือป่าว|ป่าว|เท่าไหร่|เท่าไร|ยังไง|อย่างไร|อะไร|ที่ไหน|"

@@ -1,4 +1,12 @@
-"""Intent detection for the offline planner: similarity to admin-editable example utterances."""
+"""Intent detection for the offline planner, learned from admin-editable example utterances.
+
+Each workspace's examples train a small classifier over the messages' embeddings (standardised
+features, class-balanced L2 logistic regression), fitted once per distinct set of examples.
+On the blind intent set's dev part (five-fold, the folds' messages held out of the examples) it
+was right on 0.85 of messages against 0.70 for nearest examples (docs/evals.md). The planner
+acts on a class only when its probability is high, the message is close to that class's own
+examples, and, for a lost mark, no cue rules it out (``intent_cues``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from agent_service.agent.intent_cues import lost_mark_ruled_out
 from agent_service.core.config import Settings
@@ -20,13 +31,22 @@ NO_INTENT = "other"  # examples of ordinary messages, so they are not read as an
 LOST = frozenset({"spam", "bought_elsewhere", "not_interested"})
 
 
+# Chosen on the dev part by five-fold cross-validation (bench/intents.py): weaker regularisation
+# over-fits the few examples an intent has, stronger one never leaves "other".
+_C = 0.1
+
+
 @dataclass(frozen=True)
 class IntentMatch:
-    """The closest intent, its score, and how far ahead of the runner-up it is."""
+    """The likeliest intent: its probability, its lead on the runner-up, and its similarity.
+
+    ``similarity`` is the mean cosine of the message to the intent's two closest examples.
+    """
 
     intent: str
     score: float
     margin: float
+    similarity: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -34,10 +54,24 @@ class _Examples:
     digest: str
     intents: list[str]
     rows: list[np.ndarray[Any, Any]]  # per intent: its examples' vectors
+    model: Pipeline | None  # None with examples of one intent only: nothing to tell apart
+
+
+def _fit(intents: list[str], rows: list[np.ndarray[Any, Any]]) -> Pipeline | None:
+    if len(intents) < 2:
+        return None
+    features = np.vstack(rows)
+    labels = [intent for intent, vectors in zip(intents, rows, strict=True) for _ in vectors]
+    model = make_pipeline(
+        StandardScaler(),
+        LogisticRegression(C=_C, class_weight="balanced", max_iter=5000),
+    )
+    model.fit(features, labels)
+    return model
 
 
 class IntentDetector:
-    """Embeds each distinct set of examples once and scores messages against it."""
+    """Embeds and learns each distinct set of examples once and scores messages against it."""
 
     def __init__(self, embeddings: QueryEmbeddings, max_cached: int = 256) -> None:
         self._embeddings = embeddings
@@ -55,7 +89,7 @@ class IntentDetector:
                 return cached
         intents = sorted(k for k, v in examples.items() if v)
         rows = [self._embeddings.embed_queries(examples[k]) for k in intents]
-        built = _Examples(digest, intents, rows)
+        built = _Examples(digest, intents, rows, _fit(intents, rows))
         with self._lock:
             self._cache[digest] = built
             while len(self._cache) > self._max_cached:
@@ -65,15 +99,19 @@ class IntentDetector:
     def best(
         self, examples: dict[str, list[str]], vector: np.ndarray[Any, Any]
     ) -> IntentMatch | None:
-        """Each intent scores the mean of its two closest examples; the best one wins."""
+        """The classifier's likeliest intent (None without examples of two intents)."""
         known = self._examples(examples)
-        if not known.intents:
+        if known.model is None:
             return None
-        scores = [float(np.sort(rows @ vector)[::-1][:2].mean()) for rows in known.rows]
-        order = np.argsort(scores)[::-1]
-        top = scores[order[0]]
-        runner_up = scores[order[1]] if len(order) > 1 else 0.0
-        return IntentMatch(known.intents[order[0]], round(top, 4), round(top - runner_up, 4))
+        probabilities = known.model.predict_proba(np.atleast_2d(vector))[0]
+        classes = [str(c) for c in known.model.classes_]
+        order = np.argsort(probabilities)[::-1]
+        best = classes[order[0]]
+        top = float(probabilities[order[0]])
+        runner_up = float(probabilities[order[1]])
+        rows = known.rows[known.intents.index(best)]
+        similarity = float(np.sort(rows @ vector)[::-1][:2].mean())
+        return IntentMatch(best, round(top, 4), round(top - runner_up, 4), round(similarity, 4))
 
 
 @dataclass(frozen=True)
@@ -81,9 +119,10 @@ class PlannerThresholds:
     """Scores above which the planner trusts a knowledge match or an intent."""
 
     answer: float  # the entry's best cosine similarity
-    intent: float
-    intent_margin: float
+    intent: float  # the intent's probability
+    intent_margin: float  # its lead on the runner-up's probability
     answer_agreement: float = 0.0  # the fused score: how far the entry stands out
+    intent_similarity: float = 0.0  # the message's similarity to the intent's own examples
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlannerThresholds:
@@ -92,6 +131,7 @@ class PlannerThresholds:
             intent=settings.planner_intent_threshold,
             intent_margin=settings.planner_intent_margin,
             answer_agreement=settings.planner_answer_agreement,
+            intent_similarity=settings.planner_intent_similarity,
         )
 
     def accepts(self, match: IntentMatch | None) -> str | None:
@@ -99,6 +139,8 @@ class PlannerThresholds:
         if match is None or match.intent == NO_INTENT:
             return None
         if match.score < self.intent or match.margin < self.intent_margin:
+            return None
+        if match.similarity < self.intent_similarity:
             return None
         return match.intent
 

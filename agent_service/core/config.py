@@ -98,10 +98,24 @@ class Settings(BaseSettings):
         "it; 0 turns the check off.",
     )
     planner_intent_threshold: float = Field(
-        default=0.88, description="Similarity above which the offline planner trusts an intent."
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Probability (the intent classifier's) above which the offline planner acts "
+        "on an intent; chosen on dev data (docs/evals.md).",
     )
     planner_intent_margin: float = Field(
-        default=0.015, description="How far the best intent must lead the runner-up."
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="How far the best intent's probability must lead the runner-up's.",
+    )
+    planner_intent_similarity: float = Field(
+        default=0.82,
+        ge=-1.0,
+        le=1.0,
+        description="Least cosine similarity of a message to the intent's own two closest "
+        "examples for the offline planner to act on it.",
     )
 
     # issue 3: knowledge import and retrieval.
