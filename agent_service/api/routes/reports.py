@@ -28,6 +28,9 @@ from agent_service.schemas.reports import (
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 AdminKey = Annotated[Principal, Depends(require("admin"))]
 DEFAULT_DAYS = 30
+# Report periods, and the previous period a report compares with, stay well inside the dates
+# Python and both databases can represent.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     200: {"content": {"text/csv": {}, "image/svg+xml": {}}},
@@ -55,6 +58,12 @@ class Params:
         accept: Annotated[str | None, Header()] = None,
     ) -> None:
         today = deps.clock().date()
+        for name, day in (("from", start), ("to", end)):
+            if day is not None and not EARLIEST <= day <= LATEST:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    f"'{name}' must be a day from {EARLIEST} to {LATEST}",
+                )
         self.explicit_period = start is not None or end is not None
         last = end or today
         first = start or last - timedelta(days=DEFAULT_DAYS - 1)

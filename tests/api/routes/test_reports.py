@@ -288,6 +288,10 @@ def test_report_errors(reports: TestClient) -> None:
     assert svg.status_code == 422 and "charts exist for funnel and lost" in svg.json()["detail"]
     backwards = reports.get("/v1/reports/funnel?from=2026-12-01&to=2026-11-01", headers=ADMIN)
     assert backwards.status_code == 422
+    for far in ("to=0001-01-01", "from=0001-01-01&to=0001-01-02", "from=9999-12-31"):
+        out_of_range = reports.get(f"/v1/reports/segments?{far}", headers=ADMIN)
+        assert out_of_range.status_code == 422, far
+        assert "must be a day from 2000-01-01 to 2999-12-31" in out_of_range.json()["detail"]
     unknown = reports.get("/v1/reports/segments?stage=VIP", headers=ADMIN)
     assert unknown.status_code == 422
 
