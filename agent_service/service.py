@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from agent_service.agent.chat_model import build_chat_model
 from agent_service.agent.deps import AgentDeps, utc_now
-from agent_service.agent.intents import IntentDetector
+from agent_service.agent.intents.detector import IntentDetector
 from agent_service.core.config import Settings
+from agent_service.core.language import detect_language
 from agent_service.db import models
 from agent_service.db.migrate import upgrade_to_head
 from agent_service.db.session import create_engine
@@ -23,8 +24,8 @@ from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings, build_embeddings
 from agent_service.knowledge_base.index import KnowledgeIndex
 from agent_service.knowledge_base.store import KnowledgeBase
-from agent_service.language import detect_language
-from agent_service.workspace_setup import (
+from agent_service.reports.rollups import keep_rollups_current
+from agent_service.workspaces.setup import (
     DEMO_WORKSPACE_ID,
     create_workspace,
     demo_knowledge,
@@ -99,6 +100,7 @@ def build_service(
 ) -> Service:
     """Everything ``run_turn`` needs; a given chat model replaces the configured one."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_rollups_current()  # report roll-ups are written with the rows they follow
     engine = create_engine(settings.resolved_database_url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     embeddings = build_embeddings(settings)

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from agent_service.agent.intents import IntentDetector, PlannerThresholds, decide_intent
+from agent_service.agent.intents.detector import IntentDetector, PlannerThresholds, decide_intent
 from agent_service.agent.offline_planner import LOST_INTENTS
 from agent_service.core.config import Settings
 from agent_service.knowledge_base.embeddings import build_embeddings

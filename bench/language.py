@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from lingua import Language
 
-from agent_service.language import SUPPORTED, _detector, detect_language
+from agent_service.core.language import SUPPORTED, _detector, detect_language
 from bench.datasets import businesses, cases
 
 TARGET = 0.97

@@ -89,7 +89,7 @@ def start_service(fake_port: int, port: int, burst_window: float) -> subprocess.
         "AGENT_SERVICE_BURST_WINDOW_SECONDS": str(burst_window),
         "AGENT_SERVICE_CALLBACK_POLL_SECONDS": "0.2",
     }
-    command = [sys.executable, "-c", "from agent_service.cli import app; app()", "serve"]
+    command = [sys.executable, "-c", "from agent_service.cli.main import app; app()", "serve"]
     with (data_dir / "service.log").open("wb") as log:
         return subprocess.Popen(
             [*command, "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=log

@@ -19,9 +19,9 @@ import httpx
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from agent_service import report_rollups
 from agent_service.api.main import create_app
 from agent_service.core.config import Settings
+from agent_service.reports import rollups as report_rollups
 from agent_service.service import build_service
 
 KEY = "bench-channel-key-00000001"

@@ -29,14 +29,14 @@ from sqlalchemy import func, select
 from agent_service.api.main import create_app
 from agent_service.core.config import Settings
 from agent_service.db import models
-from agent_service.lifecycle import Lifecycle
+from agent_service.lifecycle.policy import Lifecycle
 from agent_service.reports.funnel import funnel_report
 from agent_service.reports.query import ReportQuery
 from agent_service.reports.speed import speed_report
+from agent_service.reports.synthetic_history import HistoryShape, generate_history
 from agent_service.schemas.reports import ReportMeta
 from agent_service.service import Service, build_service
-from agent_service.synthetic_history import HistoryShape, generate_history
-from agent_service.workspace import load_workspace_config
+from agent_service.workspaces.config import load_workspace_config
 from bench.reports_before import funnel_before, speed_before
 
 ADMIN_KEY = "bench-admin-key-000000001"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from agent_service.db import models
-from agent_service.lifecycle import Lifecycle
+from agent_service.lifecycle.policy import Lifecycle
 from agent_service.reports.query import ReportQuery
 from agent_service.schemas.reports import (
     Distribution,

@@ -29,13 +29,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from agent_service.agent.intents import PlannerThresholds
+from agent_service.agent.intents.detector import PlannerThresholds
 from agent_service.agent.offline_planner import pick_answer
 from agent_service.core.config import Settings
 from agent_service.knowledge_base.index import Hit
 from agent_service.knowledge_base.store import EntryData
 from agent_service.service import build_service
-from agent_service.workspace_setup import create_workspace, default_template
+from agent_service.workspaces.setup import create_workspace, default_template
 from bench.datasets import Business, Question, businesses
 
 TODAY = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from agent_service.core.config import Settings
 from agent_service.knowledge_base.store import EntryData
 from agent_service.service import build_service
 from agent_service.testing.scripted_chat_model import ScriptedChatModel, reply
-from agent_service.workspace_setup import DEMO_WORKSPACE_ID
+from agent_service.workspaces.setup import DEMO_WORKSPACE_ID
 
 BENCH_KEY = "bench-channel-key-000001"
 TOPICS = ["facial", "laser", "peel", "botox", "membership", "parking", "voucher", "refund"]

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.intents import IntentDetector
+from agent_service.agent.intents.detector import IntentDetector
 from agent_service.api.main import create_app
 from agent_service.core.config import Settings
 from agent_service.service import build_service

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from agent_service.agent.injection_guard import is_stage_instruction
-from agent_service.agent.intents import IntentDetector, PlannerThresholds, decide_intent
+from agent_service.agent.intents.detector import IntentDetector, PlannerThresholds, decide_intent
 from agent_service.core.config import Settings
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent_service.cli import app
+from agent_service.cli.main import app
 from agent_service.core.config import get_settings
 from tests.conftest import ADMIN_KEY, CHANNEL_KEY, QA_KEY
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_service.language import detect_language
+from agent_service.core.language import detect_language
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.db import models
 from agent_service.db.migrate import alembic_config
 from agent_service.db.session import create_engine
-from agent_service.stage_stays import Change, stays_of
+from agent_service.lifecycle.stays import Change, stays_of
 from tests.conftest import ADMIN, CHANNEL, send
 
 

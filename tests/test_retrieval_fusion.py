@@ -78,7 +78,7 @@ def test_rank_fusion_is_the_other_choice() -> None:
 
 
 def test_the_planner_quotes_a_dense_only_hit_on_its_cosine() -> None:
-    from agent_service.agent.intents import PlannerThresholds
+    from agent_service.agent.intents.detector import PlannerThresholds
     from agent_service.agent.offline_planner import confident
 
     thresholds = PlannerThresholds(0.84, 0.88, 0.015, answer_agreement=3.0)

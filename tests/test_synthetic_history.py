@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agent_service.cli import app
+from agent_service.cli.main import app
 from agent_service.core.config import get_settings
-from agent_service.synthetic_history import HistoryShape, generate_history
-from agent_service.workspace import load_workspace_config
+from agent_service.reports.synthetic_history import HistoryShape, generate_history
+from agent_service.workspaces.config import load_workspace_config
 from tests.conftest import ADMIN, ClientFactory, TickingClock
 
 PERIOD = "from=2025-01-01&to=2026-12-31"

@@ -8,7 +8,8 @@ import json
 import pytest
 import yaml
 
-from agent_service.agent.verified_facts import (
+from agent_service.agent.verified_facts.editing import FactsRejected, check_facts
+from agent_service.agent.verified_facts.guard import (
     find_items,
     find_links,
     find_numbers,
@@ -17,8 +18,7 @@ from agent_service.agent.verified_facts import (
     unverified_items,
 )
 from agent_service.core.config import REPO_ROOT
-from agent_service.verified_facts_settings import FactsRejected, check_facts
-from agent_service.workspace import VerifiedFacts
+from agent_service.workspaces.config import VerifiedFacts
 
 DEMO = REPO_ROOT / "knowledge_base" / "demo"
 FACTS = VerifiedFacts(

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.db.session import create_engine
-from agent_service.ids import new_id
 from tests.conftest import ADMIN, send
 
 QUALIFYING = "I'd like a facial in KL tomorrow"

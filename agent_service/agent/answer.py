@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from agent_service import conversations, model_usage
+from agent_service.agent import usage as model_usage
 from agent_service.agent.canary import canary_for, leaks_canary
-from agent_service.agent.context import ContactState, ToolContext
+from agent_service.agent.context import ToolContext
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.intents import PlannerThresholds
+from agent_service.agent.intents.detector import PlannerThresholds
 from agent_service.agent.llm_agent import ModelUsage
 from agent_service.agent.model_brain import (
     conversation_cap_reply,
@@ -27,15 +27,17 @@ from agent_service.agent.model_brain import (
     turns_since_release,
 )
 from agent_service.agent.offline_planner import run_offline_planner
+from agent_service.agent.outcome import TurnRecord, save_silent, save_turn
 from agent_service.agent.qualification_rule import apply_qualification_rule
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 from agent_service.agent.turn_trace import log_turn_trace
-from agent_service.agent.verified_facts import guard_reply
+from agent_service.agent.verified_facts.guard import guard_reply
+from agent_service.conversations import inbox
+from agent_service.conversations.contact_state import ContactState
+from agent_service.core.ids import new_id
+from agent_service.core.language import detect_language
 from agent_service.db import models
-from agent_service.handoff_guard import given_back_categories
-from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit
-from agent_service.language import detect_language
 from agent_service.schemas.messages import (
     Action,
     FieldsUpdated,
@@ -45,8 +47,8 @@ from agent_service.schemas.messages import (
     Reply,
     TurnUsage,
 )
-from agent_service.turn_outcome import TurnRecord, save_silent, save_turn
-from agent_service.workspace import WorkspaceConfig
+from agent_service.teams.handoff_guard import given_back_categories
+from agent_service.workspaces.config import WorkspaceConfig
 
 OFFLINE = "offline-planner"
 log = logging.getLogger("agent_service.turn")
@@ -76,19 +78,19 @@ async def answer_messages(
         config = await deps.configs.load(session, workspace_id)
         contact_row = await session.get(models.Contact, newest.contact_id)
         assert contact_row is not None
-        past = await conversations.history(
+        past = await inbox.history(
             session, contact_row.id, newest.id, deps.settings.history_messages
         )
-        answered_until = await conversations.last_answered_sent_at(session, contact_row.id)
+        answered_until = await inbox.last_answered_sent_at(session, contact_row.id)
         handed_back = await given_back_categories(session, contact_row.id)  # no handoff loops
         turns_so_far = await turns_since_release(session, contact_row.id)
     # Late: the customer sent it before a message already answered. It is answered, but it must
     # not move the contact's state backwards (see docs/reliability.md).
     late = answered_until is not None and newest.sent_at < answered_until
-    contact = conversations.contact_state(contact_row)
+    contact = inbox.contact_state(contact_row)
     contact.handed_back = handed_back
     if contact.owner == "human":
-        summary = conversations.contact_summary(contact)
+        summary = inbox.contact_summary(contact)
         silent = {
             m.id: MessageResponse(
                 message_id=m.channel_message_id or m.id,
@@ -114,9 +116,9 @@ async def answer_messages(
     brain, model_name, error = decision.brain, decision.model_name, decision.error
 
     if late:
-        _keep_state_forward(ctx, conversations.contact_state(contact_row))
+        _keep_state_forward(ctx, inbox.contact_state(contact_row))
     turn_id = new_id("turn")
-    summary = conversations.contact_summary(ctx.contact)
+    summary = inbox.contact_summary(ctx.contact)
     answering = newest.channel_message_id or newest.id
     response = MessageResponse(
         message_id=answering,

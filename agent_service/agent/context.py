@@ -8,28 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agent_service.conversations.contact_state import ContactState
 from agent_service.knowledge_base.index import Hit
-from agent_service.qualification import fold
+from agent_service.qualification.fields import fold
 from agent_service.schemas.messages import Action
-from agent_service.workspace import WorkspaceConfig
-
-
-@dataclass
-class ContactState:
-    """A working copy of the contact; written back only when the turn commits."""
-
-    external_id: str
-    name: str | None
-    lifecycle_stage: str
-    lost: bool
-    lost_reason: str | None
-    owner: str
-    assigned_to: str | None
-    fields: dict[str, Any]
-    pending_field: str | None
-    language: str | None
-    # Reason categories of handoffs the humans gave back (see handoff_guard): no loops.
-    handed_back: list[str] = field(default_factory=list)
+from agent_service.workspaces.config import WorkspaceConfig
 
 
 @dataclass
@@ -49,7 +32,7 @@ class HandoffDecision:
     team: str
     reason: str
     summary: str
-    # issue 3: set when the team is closed or nobody is online ("collect_contact" or
+    # Set when the team is closed or nobody is online ("collect_contact" or
     # "handoff_anyway"), so the reply can say so truthfully.
     fallback: str | None = None
 
@@ -79,7 +62,7 @@ class ToolContext:
     search: Callable[[str], Awaitable[list[Hit]]]
     actions: list[Action] = field(default_factory=list)
     stage_decisions: list[StageDecision] = field(default_factory=list)
-    # issue 3: moves into stages that need a human's approval, stored as pending, not applied.
+    # Moves into stages that need a human's approval, stored as pending, not applied.
     pending_approvals: list[StageDecision] = field(default_factory=list)
     handoff: HandoffDecision | None = None
     tool_log: list[ToolCallRecord] = field(default_factory=list)

@@ -14,14 +14,14 @@ from langchain_core.language_models import BaseChatModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.circuit_breaker import CircuitBreakers
-from agent_service.agent.intents import IntentDetector
+from agent_service.agent.intents.detector import IntentDetector
 from agent_service.agent.query_batcher import QueryBatcher
+from agent_service.conversations.rate_limits import RateLimits
 from agent_service.core.config import Settings
 from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
-from agent_service.rate_limits import RateLimits
-from agent_service.workspace import WorkspaceConfigs
+from agent_service.workspaces.config import WorkspaceConfigs
 
 
 def utc_now() -> datetime:
@@ -103,14 +103,14 @@ class AgentDeps:
     model_name: str = "offline-planner"
     clock: Callable[[], datetime] = utc_now
     contact_locks: ContactLocks = field(default_factory=ContactLocks)
-    # issue 5: waiting (bursts) goes through ``sleep`` so tests can shorten it.
+    # Waiting (bursts) goes through ``sleep`` so tests can shorten it.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     turn_tasks: TurnTasks = field(default_factory=TurnTasks)
     # Set when a callback is ready so the dispatcher sends it without waiting for its poll.
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     write_gate: WriteGate = field(default_factory=WriteGate)
     configs: WorkspaceConfigs = field(default_factory=WorkspaceConfigs)
-    # issue 5: per-process guards built from the settings and the clock.
+    # Per-process guards built from the settings and the clock.
     breakers: CircuitBreakers = field(init=False)
     rate_limits: RateLimits = field(init=False)
     query_batcher: QueryBatcher = field(init=False)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from agent_service.qualification import fold
-from agent_service.workspace import WorkspaceConfig
+from agent_service.qualification.fields import fold
+from agent_service.workspaces.config import WorkspaceConfig
 
 _COMMANDS = (
     r"mark|set|move|put|change|update|make|promote|upgrade|classify|label|tag|flag|hand|assign|"

@@ -14,7 +14,7 @@ from agent_service.agent.knowledge_context import quote_passages
 from agent_service.agent.toolbox import execute_tool
 from agent_service.agent.tools import TOOLS
 from agent_service.core.config import Settings
-from agent_service.language import language_name
+from agent_service.core.language import language_name
 
 
 @dataclass

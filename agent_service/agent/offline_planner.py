@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from agent_service.agent.context import ToolContext
-from agent_service.agent.intents import IntentMatch, PlannerThresholds, decide_intent
+from agent_service.agent.intents.detector import IntentMatch, PlannerThresholds, decide_intent
 from agent_service.agent.toolbox import execute_tool
 from agent_service.knowledge_base.index import Hit
 

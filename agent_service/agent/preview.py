@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from agent_service import conversations
 from agent_service.agent.answer import decide
-from agent_service.agent.context import ContactState
 from agent_service.agent.deps import AgentDeps
+from agent_service.agent.usage import add_usage
+from agent_service.conversations import inbox
+from agent_service.conversations.contact_state import ContactState
+from agent_service.core.ids import new_id
 from agent_service.db import models
-from agent_service.ids import new_id
-from agent_service.model_usage import add_usage
 from agent_service.schemas.messages import InboundMessage
-from agent_service.workspace import WorkspaceConfig, load_workspace_config
+from agent_service.workspaces.config import WorkspaceConfig, load_workspace_config
 
 
 class ContactNotFound(LookupError):
@@ -51,10 +51,10 @@ async def preview_conversation(
             )
             if row is None:
                 raise ContactNotFound(contact_id)
-            past = await conversations.history(session, row.id, "", deps.settings.history_messages)
+            past = await inbox.history(session, row.id, "", deps.settings.history_messages)
     if row is not None:
         # A working copy: the stored contact is never written.
-        contact, locale = conversations.contact_state(row), row.locale
+        contact, locale = inbox.contact_state(row), row.locale
     else:
         contact = ContactState(
             external_id="preview",

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from agent_service.agent.context import ToolCallRecord, ToolContext
 from agent_service.agent.tools import TOOLS
-from agent_service.lifecycle import PolicyRefusal
+from agent_service.lifecycle.policy import PolicyRefusal
 
 
 async def execute_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> ToolCallRecord:

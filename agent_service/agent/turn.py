@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from agent_service import conversations
 from agent_service.agent.answer import answer_messages
 from agent_service.agent.deps import AgentDeps
+from agent_service.agent.outcome import AlreadyAnswered
+from agent_service.conversations import inbox
 from agent_service.delivery.outbox import idempotency_key
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
-from agent_service.turn_outcome import AlreadyAnswered
 
 
 class StillProcessing(TimeoutError):
@@ -36,7 +36,7 @@ async def run_turn(deps: AgentDeps, workspace_id: str, inbound: InboundMessage) 
         answered = await asyncio.shield(turn)
         if received.message_row_id in answered:  # this request's turn answered it: no re-read
             return answered[received.message_row_id]
-    stored = await conversations.stored_response(
+    stored = await inbox.stored_response(
         deps.sessions, received.message_row_id, deps.settings.duplicate_wait_seconds
     )
     if stored is None:
@@ -63,8 +63,8 @@ async def accept_message(
 
 async def _store(
     deps: AgentDeps, workspace_id: str, inbound: InboundMessage, respond_async: bool
-) -> conversations.Received:
-    return await conversations.receive(
+) -> inbox.Received:
+    return await inbox.receive(
         deps.sessions,
         workspace_id,
         inbound,
@@ -88,7 +88,7 @@ async def process_contact(
     async with deps.contact_locks.hold(workspace_id, contact_key):
         await _let_burst_settle(deps, contact_row_id)
         async with deps.sessions() as session:
-            waiting = await conversations.unanswered(session, contact_row_id)
+            waiting = await inbox.unanswered(session, contact_row_id)
         if not waiting:
             return stored
         batches = [waiting] if deps.settings.burst_window_seconds > 0 else [[m] for m in waiting]
@@ -110,14 +110,14 @@ async def _let_burst_settle(deps: AgentDeps, contact_row_id: str) -> None:
     window, longest = deps.settings.burst_window_seconds, deps.settings.burst_max_wait_seconds
     if window <= 0:
         return
-    seen, newest = await conversations.count_unanswered(deps.sessions, contact_row_id)
+    seen, newest = await inbox.count_unanswered(deps.sessions, contact_row_id)
     if newest is None or newest < deps.clock() - timedelta(seconds=window + longest):
         return  # sent long ago (a replay, or recovery after a restart): the burst is over
     waited = 0.0
     while waited < longest:
         await deps.sleep(window)
         waited += window
-        now_seen, _ = await conversations.count_unanswered(deps.sessions, contact_row_id)
+        now_seen, _ = await inbox.count_unanswered(deps.sessions, contact_row_id)
         if now_seen == seen:
             return
         seen = now_seen

@@ -6,7 +6,7 @@ import logging
 
 from agent_service.agent.context import ToolContext
 from agent_service.agent.llm_agent import ModelUsage
-from agent_service.turn_outcome import TurnRecord
+from agent_service.agent.outcome import TurnRecord
 
 log = logging.getLogger("agent_service.turn")
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.agent.deps import AgentDeps
-from agent_service.auth import Principal, Role, hash_key
 from agent_service.db import models
+from agent_service.schemas.workspaces import Role
+from agent_service.workspaces.api_keys import Principal, hash_key
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
 
@@ -78,7 +79,7 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 ChannelKey = Annotated[Principal, Depends(require("channel"))]
 ChannelOrAdminKey = Annotated[Principal, Depends(require("channel", "admin"))]
 
-# issue 3: admin endpoints.
+# Admin endpoints.
 AdminKey = Annotated[Principal, Depends(require("admin"))]
 AdminOrQaKey = Annotated[Principal, Depends(require("admin", "qa"))]
 

@@ -63,7 +63,7 @@ class BodySizeLimit:
         self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None
     ) -> None:
         self.app, self.default_max = app, max_bytes
-        # issue 3: larger bodies for some path prefixes (knowledge imports).
+        # Larger bodies for some path prefixes (knowledge imports).
         self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

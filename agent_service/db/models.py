@@ -104,7 +104,7 @@ class Team(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     business_hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # issue 3: what a handoff does when the team is closed or nobody is online.
+    # What a handoff does when the team is closed or nobody is online.
     fallback: Mapped[str] = mapped_column(String(20), default="collect_contact")
     # The messaging layer's latest online signal; null until it sends one.
     online_agents: Mapped[int | None] = mapped_column(Integer)
@@ -173,7 +173,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("workspace_id", "channel", "channel_message_id"),
-        Index("ix_messages_status_contact", "status", "contact_id"),  # issue 5
+        Index("ix_messages_status_contact", "status", "contact_id"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
@@ -244,7 +244,7 @@ class Handoff(Base):
     turn_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # issue 6: from the contact's first message to this handoff (the speed report walks it).
+    # From the contact's first message to this handoff (the speed report walks it).
     minutes_after_first_message: Mapped[float | None] = mapped_column(Float)
 
 
@@ -261,7 +261,7 @@ class ContactEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# --- issue 3 ---
+# --- Audit log and stage approvals ---
 class AuditEntry(Base):
     """A configuration change: who (key id), what, when, and the value before and after."""
 
@@ -299,7 +299,7 @@ class PendingApproval(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# --- issue 5 ---
+# --- Delivery: callback settings and the outbox ---
 class DeliverySettings(Base):
     """How a workspace talks with its messaging layer: callback URL and the shared secrets."""
 
@@ -323,7 +323,7 @@ class OutboxCallback(Base):
     idempotency_key: Mapped[str] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(20), index=True)  # waiting|pending|delivered|failed
     body: Mapped[str | None] = mapped_column(Text)  # the exact bytes signed and sent
-    # issue 6: where a follow-up nudge goes when the workspace only has the legacy
+    # Where a follow-up nudge goes when the workspace only has the legacy
     # `callback_url` setting; None = the workspace's delivery settings.
     callback_url: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -333,7 +333,7 @@ class OutboxCallback(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# --- issue 5 (limits) ---
+# --- Model usage ---
 class ModelUsageDaily(Base):
     """Model tokens a workspace used on one UTC day; the daily cap reads it."""
 
@@ -344,7 +344,7 @@ class ModelUsageDaily(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# --- issue 6 ---
+# --- Conversions, contact sources, follow-ups ---
 class Conversion(Base):
     """A conversion event (booking, checkout, purchase...) with its value, for attribution."""
 
@@ -420,7 +420,7 @@ Index(
     StageChange.to_stage,
 )
 Index("ix_messages_contact_dir_created", Message.contact_id, Message.direction, Message.created_at)
-Index(  # issue 6 (report speed): covering for the handoff counts and filters
+Index(  # Covering for the handoff counts and filters
     "ix_handoffs_ws_created",
     Handoff.workspace_id,
     Handoff.created_at,
@@ -429,7 +429,7 @@ Index(  # issue 6 (report speed): covering for the handoff counts and filters
     Handoff.minutes_after_first_message,
 )
 Index("ix_turns_ws_created", Turn.workspace_id, Turn.created_at, Turn.contact_id, Turn.latency_ms)
-# issue 6 (report speed): both covering for the segments, the list in its order.
+# Both covering for the segments, the list in its order.
 Index(
     "ix_contacts_ws_stage",
     Contact.workspace_id,
@@ -447,7 +447,7 @@ Index(
 Index("ix_contact_events_contact_type", ContactEvent.contact_id, ContactEvent.type)
 
 
-# --- issue 4 ---
+# --- Evaluation runs ---
 class EvalRun(Base):
     """An eval run started through the API: its request, progress and final report."""
 
@@ -465,7 +465,7 @@ class EvalRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# --- issue 6: report roll-ups ---
+# --- Report roll-ups ---
 class StageStay(Base):
     """One stage change seen as a stay: when it began, when the contact's next change ended it.
 

@@ -12,11 +12,8 @@ from agent_service.db.sqlite_connection import one_trip_connector
 
 def create_engine(url: str) -> AsyncEngine:
     """An engine tuned for concurrent turns: WAL and a busy timeout on SQLite."""
-    from agent_service.report_rollups import keep_rollups_current  # imports the models
-
-    keep_rollups_current()  # issue 6: report roll-ups written with the rows they follow
     if url.startswith("sqlite"):
-        # issue 5: a burst of turns queues for connections; wait rather than fail the turn.
+        # A burst of turns queues for connections; wait rather than fail the turn.
         engine = create_async_engine(
             url,
             async_creator=one_trip_connector(make_url(url).database or "", timeout=30),

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.ids import new_id
 from agent_service.db import models
-from agent_service.ids import new_id
 from agent_service.schemas.delivery import CallbackBody
 from agent_service.schemas.messages import MessageResponse
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.turn import run_turn
-from agent_service.contact_events import apply_event
+from agent_service.conversations.events import apply_event
 from agent_service.evals.observation import (
     EventView,
     Observation,

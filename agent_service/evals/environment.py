@@ -14,11 +14,11 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.agent.deps import AgentDeps
+from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.evals.suite import KnowledgeItem
-from agent_service.ids import new_id
 from agent_service.knowledge_base.store import EntryData
-from agent_service.prompts import validate
+from agent_service.prompts.templates import validate
 
 CONFIG_TABLES: tuple[type[models.Base], ...] = (
     models.LifecycleStage,

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agent_service.core.language import detect_language
 from agent_service.evals.groundedness import unsupported_claims
 from agent_service.evals.observation import Observation
 from agent_service.evals.suite import (
@@ -15,7 +16,6 @@ from agent_service.evals.suite import (
     ToolCallExpectations,
     ToolCallPattern,
 )
-from agent_service.language import detect_language
 
 
 @dataclass

@@ -9,14 +9,14 @@ import logging
 from sqlalchemy import select
 
 from agent_service.agent.deps import AgentDeps
+from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.evals.compare import gate
 from agent_service.evals.environment import PromptVersionNotFound
 from agent_service.evals.report import build_report
 from agent_service.evals.runner import RunConfig, run_evals
 from agent_service.evals.suite import SuiteError, load_suite, resolve_suites
-from agent_service.ids import new_id
-from agent_service.prompts import validate
+from agent_service.prompts.templates import validate
 from agent_service.schemas.evals import EvalRunCreate
 
 log = logging.getLogger("agent_service.evals")

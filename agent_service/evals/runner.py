@@ -15,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from tqdm import tqdm
 
 from agent_service.agent.deps import AgentDeps
+from agent_service.core.ids import new_id
 from agent_service.evals.environment import (
     clone_workspace,
     drop_workspace_index,
@@ -24,7 +25,6 @@ from agent_service.evals.environment import (
 )
 from agent_service.evals.suite import Case, Suite, load_suite
 from agent_service.evals.trial import TrialContext, TrialResult, run_trial
-from agent_service.ids import new_id
 
 RESULTS = "results"
 

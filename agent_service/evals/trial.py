@@ -33,7 +33,7 @@ from agent_service.evals.groundedness import judge
 from agent_service.evals.observation import Observation
 from agent_service.evals.suite import Capability, Case, Suite
 from agent_service.schemas.contacts import ContactEventIn
-from agent_service.teams import TeamConfig
+from agent_service.teams.hours import TeamConfig
 
 Status = Literal["passed", "failed", "skipped", "error"]
 DEFAULT_NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)  # a Sunday; 14:00 in Kuala Lumpur

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from rank_bm25 import BM25Okapi
 
-from agent_service.qualification import fold
+from agent_service.qualification.fields import fold
 
 _THAI_RUN = re.compile(r"[\u0e00-\u0e7f]+")
 _WORD = re.compile(r"\w+")

@@ -17,8 +17,8 @@ import numpy as np
 from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.core.ids import new_id
 from agent_service.db.models import KnowledgeEntry, Workspace
-from agent_service.ids import new_id
 from agent_service.knowledge_base.index import Hit, IndexedEntry, KnowledgeIndex
 from agent_service.knowledge_base.representations import (
     SPARSE_CHARS,

@@ -9,10 +9,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from agent_service.db import models
-from agent_service.handoff_guard import reason_category
-from agent_service.lifecycle import Lifecycle
+from agent_service.lifecycle.policy import Lifecycle
 from agent_service.reports.query import ReportQuery
 from agent_service.schemas.reports import ActorCount, AiVsHumanReport, NamedCount, ReportMeta
+from agent_service.teams.handoff_guard import reason_category
 
 
 async def ai_vs_human_report(

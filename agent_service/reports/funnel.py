@@ -6,14 +6,14 @@ from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
-from agent_service.lifecycle import Lifecycle
+from agent_service.lifecycle.policy import Lifecycle
+from agent_service.lifecycle.stays import later_stages_text
 from agent_service.reports.query import (
     ReportQuery,
     partitioned_percentiles,
     walked_percentiles,
 )
 from agent_service.schemas.reports import FunnelReport, FunnelStage, ReportMeta
-from agent_service.stage_stays import later_stages_text
 
 
 async def funnel_report(

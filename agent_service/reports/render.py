@@ -10,10 +10,10 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service.contact_sources import sync_sources
-from agent_service.lifecycle import Lifecycle
+from agent_service.lifecycle.policy import Lifecycle
 from agent_service.reports.export import to_csv
-from agent_service.workspace import load_workspace_config
+from agent_service.reports.sources import sync_sources
+from agent_service.workspaces.config import load_workspace_config
 
 Format = Literal["json", "csv", "svg"]
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.db import models
-from agent_service.lifecycle import Lifecycle
+from agent_service.lifecycle.policy import Lifecycle
 from agent_service.reports.query import ReportQuery
 from agent_service.schemas.reports import ReportMeta, SegmentContact, SegmentCount, SegmentsReport
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent_service.qualification import FieldType
+FieldType = Literal["text", "choice", "date", "number", "phone", "email"]
+
 
 FIELD_EXAMPLE: dict[str, Any] = {
     "name": "budget",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent_service.teams import Fallback
+Fallback = Literal["collect_contact", "handoff_anyway"]
+
 
 TEAM_EXAMPLE: dict[str, Any] = {
     "key": "sales",

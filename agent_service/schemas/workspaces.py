@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from agent_service.auth import Role
+Role = Literal["channel", "admin", "qa"]
 
 
 class WorkspaceCreate(BaseModel):

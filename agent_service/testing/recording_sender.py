@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent_service.follow_up_sender import Nudge
+from agent_service.follow_ups.sender import Nudge
 
 
 class RecordingFollowUpSender:

@@ -20,11 +20,11 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from agent_service.api.main import create_app
-from agent_service.auth import ROLES
 from agent_service.core.config import Settings
 from agent_service.db.session import create_engine
 from agent_service.service import build_service
-from agent_service.workspace_setup import DEMO_WORKSPACE_ID, create_api_key
+from agent_service.workspaces.api_keys import ROLES
+from agent_service.workspaces.setup import DEMO_WORKSPACE_ID, create_api_key
 from tests.conftest import START, TickingClock, make_settings
 
 # CI can fuzz harder: FUZZ_EXAMPLES=200 pytest tests/api/test_openapi_fuzz.py

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agent_service.cli import app
+from agent_service.cli.main import app
 from agent_service.core.config import get_settings
 from agent_service.testing.fake_openai_server import FakeOpenAIServer, completion
 from tests.evals.conftest import SuiteWriter

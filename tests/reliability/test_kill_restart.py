@@ -46,7 +46,7 @@ def serve(data_dir: Path, model_url: str, port: int) -> Iterator[subprocess.Pope
         [
             sys.executable,
             "-c",
-            "from agent_service.cli import app; app()",
+            "from agent_service.cli.main import app; app()",
             "serve",
             "--port",
             str(port),

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from agent_service import conversations
+from agent_service.conversations import inbox
 from agent_service.schemas.messages import InboundMessage
 from agent_service.service import build_service
 from tests.conftest import CHANNEL, ClientFactory, make_settings, message
@@ -21,9 +21,7 @@ def store_without_answering(data_dir: Path, *bodies: dict[str, object]) -> None:
         await service.start()
         for body in bodies:
             inbound = InboundMessage.model_validate(body)
-            await conversations.receive(
-                service.deps.sessions, "ws_demo", inbound, service.deps.clock()
-            )
+            await inbox.receive(service.deps.sessions, "ws_demo", inbound, service.deps.clock())
         await service.stop()
 
     asyncio.run(store())

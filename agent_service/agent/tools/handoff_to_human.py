@@ -3,9 +3,9 @@ from typing import Annotated
 from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import HandoffDecision, ToolContext
-from agent_service.handoff_guard import check_repeat
-from agent_service.lifecycle import PolicyRefusal
+from agent_service.lifecycle.policy import PolicyRefusal
 from agent_service.schemas.messages import HandoffAction
+from agent_service.teams.handoff_guard import check_repeat
 
 
 @tool

@@ -3,7 +3,7 @@ from typing import Annotated
 from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import ToolContext
-from agent_service.lifecycle import PolicyRefusal
+from agent_service.lifecycle.policy import PolicyRefusal
 from agent_service.schemas.messages import FieldsUpdated
 
 

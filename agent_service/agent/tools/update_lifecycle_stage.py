@@ -4,7 +4,7 @@ from langchain_core.tools import InjectedToolArg, tool
 
 from agent_service.agent.context import StageDecision, ToolContext
 from agent_service.agent.injection_guard import evidence_refusal
-from agent_service.lifecycle import PolicyRefusal
+from agent_service.lifecycle.policy import PolicyRefusal
 from agent_service.schemas.messages import LifecycleStageChanged
 
 

@@ -6,11 +6,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from agent_service import approvals, audit
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
 from agent_service.api.responses import conflict, documented, not_found
 from agent_service.db import models
+from agent_service.lifecycle import approvals
 from agent_service.schemas.stages import ApprovalPublic
+from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/approvals", tags=["stages"])
 NOT_FOUND = "No such approval request in this workspace."

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agent_service.api.deps import AgentDepsDep, ChannelOrAdminKey, SessionDep
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
-from agent_service.contact_events import (
+from agent_service.conversations.events import (
     ContactNotFound,
     EventRejected,
     apply_event,

@@ -4,15 +4,15 @@ from fastapi import APIRouter, Depends, HTTPException, status
 
 from agent_service.api.deps import SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
-from agent_service.auth import Principal
-from agent_service.conversion_stages import (
+from agent_service.db import models
+from agent_service.lifecycle.conversions import (
     MappingRejected,
     conversion_stages,
     save_conversion_stages,
 )
-from agent_service.db import models
 from agent_service.schemas.conversion_events import ConversionStagesPublic, ConversionStagesUpdate
-from agent_service.workspace import load_workspace_config
+from agent_service.workspaces.api_keys import Principal
+from agent_service.workspaces.config import load_workspace_config
 
 router = APIRouter(prefix="/v1/conversion-events", tags=["conversion events"])
 AdminKey = Annotated[Principal, Depends(require("admin"))]

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends
 
 from agent_service.api.deps import AgentDepsDep, PrincipalDep, require
 from agent_service.api.errors import ERROR_RESPONSES
-from agent_service.delivery import delivery_settings
+from agent_service.delivery import callback_settings
 from agent_service.schemas.delivery import DeliveryPublic, DeliveryUpdate
 
 router = APIRouter(prefix="/v1/workspaces/current/delivery", tags=["delivery"])
@@ -15,9 +15,9 @@ ADMIN = [Depends(require("admin"))]
 async def get_delivery(principal: PrincipalDep, deps: AgentDepsDep) -> DeliveryPublic:
     """The callback URL, whether the callback and signing secrets are set, and how many
     callbacks are waiting, pending, delivered or failed."""
-    row = await delivery_settings.load(deps.sessions, principal.workspace_id)
-    counts = await delivery_settings.callback_counts(deps.sessions, principal.workspace_id)
-    return delivery_settings.public(row).model_copy(update={"callbacks": counts})
+    row = await callback_settings.load(deps.sessions, principal.workspace_id)
+    counts = await callback_settings.callback_counts(deps.sessions, principal.workspace_id)
+    return callback_settings.public(row).model_copy(update={"callbacks": counts})
 
 
 @router.put("", response_model=DeliveryPublic, responses=ERROR_RESPONSES, dependencies=ADMIN)
@@ -29,6 +29,6 @@ async def put_delivery(
 
     With a signing secret set, `POST /v1/messages` needs `X-Signature-256: sha256=<hex>`.
     """
-    return await delivery_settings.update(
+    return await callback_settings.update(
         deps.sessions, principal.workspace_id, change, deps.clock()
     )

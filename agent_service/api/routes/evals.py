@@ -5,13 +5,13 @@ from sqlalchemy import select
 
 from agent_service.api.deps import AgentDepsDep, SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
-from agent_service.auth import Principal
 from agent_service.db import models
 from agent_service.evals.environment import PromptVersionNotFound
 from agent_service.evals.run_queue import EvalRunQueue
 from agent_service.evals.suite import SuiteError
-from agent_service.prompts import PromptError
+from agent_service.prompts.templates import PromptError
 from agent_service.schemas.evals import EvalRunCreate, EvalRunPublic, EvalRunResults
+from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/evals", tags=["evals"])
 QaKey = Annotated[Principal, Depends(require("qa"))]

@@ -5,11 +5,11 @@ from sqlalchemy import select
 
 from agent_service.api.deps import AgentDepsDep, SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES
-from agent_service.auth import Principal
 from agent_service.db import models
-from agent_service.follow_up_sender import CallbackFollowUpSender, FollowUpSender
-from agent_service.follow_ups import run_follow_ups
+from agent_service.follow_ups.plan import run_follow_ups
+from agent_service.follow_ups.sender import CallbackFollowUpSender, FollowUpSender
 from agent_service.schemas.follow_ups import FollowUpPublic, FollowUpRunResult
+from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/followups", tags=["follow-ups"])
 AdminKey = Annotated[Principal, Depends(require("admin"))]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from agent_service import audit
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
 from agent_service.api.responses import conflict, documented, not_found
-from agent_service.auth import Principal
 from agent_service.db import models
 from agent_service.schemas.workspaces import KeyCreate, KeyCreated, KeyPublic
-from agent_service.workspace_setup import LastAdminKey, create_api_key, list_keys, revoke_key
+from agent_service.workspaces import audit
+from agent_service.workspaces.api_keys import Principal
+from agent_service.workspaces.setup import LastAdminKey, create_api_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/keys", tags=["keys"])
 NOT_FOUND = "No such workspace or key, or not the caller's."

@@ -8,10 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service import audit
 from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep
 from agent_service.api.responses import documented, not_found
-from agent_service.auth import Principal
 from agent_service.db.models import KnowledgeEntry
 from agent_service.knowledge_base.retrieval import retrieve
 from agent_service.knowledge_base.store import (
@@ -29,6 +27,8 @@ from agent_service.schemas.knowledge import (
     SearchResponse,
     SearchResult,
 )
+from agent_service.workspaces import audit
+from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 NOT_FOUND = "No such entry in this workspace."

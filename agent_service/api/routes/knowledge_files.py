@@ -6,10 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from agent_service import audit
 from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep
 from agent_service.api.responses import documented, invalid
-from agent_service.auth import Principal
 from agent_service.knowledge_base import exporting, importing
 from agent_service.schemas.knowledge import (
     ImportReportPublic,
@@ -17,6 +15,8 @@ from agent_service.schemas.knowledge import (
     ImportRowError,
     ReindexResult,
 )
+from agent_service.workspaces import audit
+from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 

@@ -7,8 +7,8 @@ from agent_service.agent.turn import accept_message, run_turn
 from agent_service.api.deps import AgentDepsDep
 from agent_service.api.errors import ERROR_RESPONSES, RATE_LIMITED, ErrorBody
 from agent_service.api.inbound_signature import SignedChannelKey
-from agent_service.delivery import delivery_settings
-from agent_service.rate_limits import admit
+from agent_service.conversations.rate_limits import admit
+from agent_service.delivery import callback_settings
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
 
@@ -58,7 +58,7 @@ async def post_message(
         deps.query_batcher.prefetch(message.text)
     await admit(deps.rate_limits, deps.sessions, principal.workspace_id, message)
     if prefer is not None and "respond-async" in prefer.lower():
-        target = await delivery_settings.load(deps.sessions, principal.workspace_id)
+        target = await callback_settings.load(deps.sessions, principal.workspace_id)
         if target is None or not target.callback_url:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,

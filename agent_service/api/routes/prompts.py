@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from agent_service import audit, prompt_versions
 from agent_service.agent.preview import ContactNotFound, preview_conversation
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
 from agent_service.api.responses import conflict, documented, invalid, not_found
-from agent_service.auth import Principal
 from agent_service.db import models
-from agent_service.prompts import PROMPT_FILES, PromptError, validate
+from agent_service.prompts import versions as prompt_versions
+from agent_service.prompts.templates import PROMPT_FILES, PromptError, validate
 from agent_service.schemas.prompts import (
     PreviewRequest,
     PreviewResponse,
@@ -24,6 +23,8 @@ from agent_service.schemas.prompts import (
     PromptVersionCreate,
     PromptVersionPublic,
 )
+from agent_service.workspaces import audit
+from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
 VersionPath = Annotated[int, Path(ge=1, le=1_000_000, examples=[2])]

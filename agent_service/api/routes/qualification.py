@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from agent_service import audit
-from agent_service import qualification_settings as settings
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
 from agent_service.api.responses import conflict, documented, not_found
 from agent_service.db import models
+from agent_service.qualification import editing as settings
 from agent_service.schemas.qualification import (
     FieldCreate,
     FieldPublic,
@@ -16,6 +15,7 @@ from agent_service.schemas.qualification import (
     QualificationPublic,
     Rule,
 )
+from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/qualification", tags=["qualification"])
 NOT_FOUND = "No such field in this workspace."

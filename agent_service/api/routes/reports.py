@@ -5,7 +5,6 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, 
 
 from agent_service.api.deps import AgentDepsDep, SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
-from agent_service.auth import Principal
 from agent_service.reports.ai_vs_human import ai_vs_human_report
 from agent_service.reports.attribution import attribution_report
 from agent_service.reports.chart import funnel_svg, lost_svg
@@ -24,6 +23,7 @@ from agent_service.schemas.reports import (
     SegmentsReport,
     SpeedReport,
 )
+from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 AdminKey = Annotated[Principal, Depends(require("admin"))]

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from agent_service import audit, stages
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
 from agent_service.api.responses import conflict, documented, not_found
 from agent_service.db import models
+from agent_service.lifecycle import editing
 from agent_service.schemas.stages import (
     StageCreate,
     StageDeleted,
@@ -17,6 +17,7 @@ from agent_service.schemas.stages import (
     StagePublic,
     StageUpdate,
 )
+from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/stages", tags=["stages"])
 NOT_FOUND = "No such stage in this workspace."
@@ -24,12 +25,12 @@ CONFLICT = "Contacts or the qualification rule depend on the stage, or the name 
 
 
 def _public(row: models.LifecycleStage, counts: dict[str, int]) -> StagePublic:
-    return StagePublic(**stages.snapshot(row), id=row.id, contacts=counts.get(row.name, 0))
+    return StagePublic(**editing.snapshot(row), id=row.id, contacts=counts.get(row.name, 0))
 
 
 async def _listing(session: SessionDep, workspace_id: str) -> list[StagePublic]:
-    counts = await stages.contact_counts(session, workspace_id)
-    return [_public(s, counts) for s in await stages.all_stages(session, workspace_id)]
+    counts = await editing.contact_counts(session, workspace_id)
+    return [_public(s, counts) for s in await editing.all_stages(session, workspace_id)]
 
 
 @router.get("", response_model=list[StagePublic], responses=documented())
@@ -48,10 +49,10 @@ async def create_stage(
     body: StageCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> StagePublic:
     try:
-        row = await stages.create_stage(
+        row = await editing.create_stage(
             session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
         )
-    except stages.StageConflict as exc:
+    except editing.StageConflict as exc:
         raise conflict(str(exc)) from exc
     audit.record_by_key(
         session,
@@ -61,7 +62,7 @@ async def create_stage(
         "stage.create",
         row.id,
         None,
-        stages.snapshot(row),
+        editing.snapshot(row),
     )
     await session.commit()
     return _public(row, {})
@@ -72,10 +73,10 @@ async def reorder(
     body: StageOrder, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> list[StagePublic]:
     """Set the funnel order: give every stage id once, in order."""
-    before = [s.id for s in await stages.all_stages(session, principal.workspace_id)]
+    before = [s.id for s in await editing.all_stages(session, principal.workspace_id)]
     try:
-        await stages.reorder(session, principal.workspace_id, body.ids)
-    except stages.StageConflict as exc:
+        await editing.reorder(session, principal.workspace_id, body.ids)
+    except editing.StageConflict as exc:
         raise conflict(str(exc)) from exc
     audit.record_by_key(
         session,
@@ -101,12 +102,12 @@ async def update_stage(
 ) -> StagePublic:
     """Rename (contacts in the stage are renamed with it) or change its flags."""
     try:
-        row, before = await stages.update_stage(
+        row, before = await editing.update_stage(
             session, principal.workspace_id, stage_id, body.model_dump(exclude_unset=True)
         )
-    except stages.StageNotFound as exc:
+    except editing.StageNotFound as exc:
         raise not_found(str(exc)) from exc
-    except stages.StageConflict as exc:
+    except editing.StageConflict as exc:
         raise conflict(str(exc)) from exc
     audit.record_by_key(
         session,
@@ -116,10 +117,10 @@ async def update_stage(
         "stage.update",
         row.id,
         before,
-        stages.snapshot(row),
+        editing.snapshot(row),
     )
     await session.commit()
-    return _public(row, await stages.contact_counts(session, principal.workspace_id))
+    return _public(row, await editing.contact_counts(session, principal.workspace_id))
 
 
 @router.delete(
@@ -138,12 +139,12 @@ async def delete_stage(
 ) -> StageDeleted:
     """Delete a stage; refused while contacts are in it unless ``move_to`` names a stage."""
     try:
-        row, moved = await stages.delete_stage(
+        row, moved = await editing.delete_stage(
             session, principal.workspace_id, stage_id, move_to, deps.clock(), principal.key_id
         )
-    except stages.StageNotFound as exc:
+    except editing.StageNotFound as exc:
         raise not_found(str(exc)) from exc
-    except stages.StageConflict as exc:
+    except editing.StageConflict as exc:
         raise conflict(str(exc)) from exc
     audit.record_by_key(
         session,
@@ -152,7 +153,7 @@ async def delete_stage(
         "stage",
         "stage.delete",
         stage_id,
-        stages.snapshot(row),
+        editing.snapshot(row),
         {"moved_contacts": moved, "move_to": move_to},
     )
     await session.commit()

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from agent_service import audit, team_settings
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep, require
 from agent_service.api.responses import conflict, documented, not_found
-from agent_service.auth import Principal
 from agent_service.db import models
 from agent_service.schemas.teams import Availability, TeamCreate, TeamPublic, TeamUpdate
-from agent_service.teams import TeamConfig
+from agent_service.teams import editing
+from agent_service.teams.hours import TeamConfig
+from agent_service.workspaces import audit
+from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
 NOT_FOUND = "No such team in this workspace."
@@ -31,7 +32,7 @@ def _public(row: models.Team, deps: AgentDepsDep, default_key: str | None) -> Te
     now = deps.clock()
     return TeamPublic(
         id=row.id,
-        **team_settings.snapshot(row),
+        **editing.snapshot(row),
         online_agents=row.online_agents,
         availability_updated_at=row.availability_updated_at,
         open_now=config.is_open(now),
@@ -41,7 +42,7 @@ def _public(row: models.Team, deps: AgentDepsDep, default_key: str | None) -> Te
 
 
 async def _team(session: SessionDep, principal: Principal, team_id: str) -> models.Team:
-    row = await team_settings.get_team(session, principal.workspace_id, team_id)
+    row = await editing.get_team(session, principal.workspace_id, team_id)
     if row is None:
         raise not_found(f"team '{team_id}'")
     return row
@@ -51,8 +52,8 @@ async def _team(session: SessionDep, principal: Principal, team_id: str) -> mode
 async def list_teams(
     principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> list[TeamPublic]:
-    default_key = await team_settings.default_team_key(session, principal.workspace_id)
-    rows = await team_settings.teams(session, principal.workspace_id)
+    default_key = await editing.default_team_key(session, principal.workspace_id)
+    rows = await editing.teams(session, principal.workspace_id)
     return [_public(t, deps, default_key) for t in rows]
 
 
@@ -66,10 +67,10 @@ async def create_team(
     body: TeamCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> TeamPublic:
     try:
-        row = await team_settings.create_team(
+        row = await editing.create_team(
             session, principal.workspace_id, body.model_dump(exclude={"default"})
         )
-    except team_settings.TeamConflict as exc:
+    except editing.TeamConflict as exc:
         raise conflict(str(exc)) from exc
     audit.record_by_key(
         session,
@@ -79,19 +80,19 @@ async def create_team(
         "team.create",
         row.id,
         None,
-        team_settings.snapshot(row),
+        editing.snapshot(row),
     )
     if body.default:
         await _make_default(session, principal, deps, row)
     await session.commit()
-    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
+    return _public(row, deps, await editing.default_team_key(session, principal.workspace_id))
 
 
 @router.get("/{team_id}", response_model=TeamPublic, responses=documented(not_found=NOT_FOUND))
 async def get_team(
     team_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> TeamPublic:
-    default_key = await team_settings.default_team_key(session, principal.workspace_id)
+    default_key = await editing.default_team_key(session, principal.workspace_id)
     return _public(await _team(session, principal, team_id), deps, default_key)
 
 
@@ -106,8 +107,8 @@ async def update_team(
     row = await _team(session, principal, team_id)
     changes = body.model_dump(exclude_unset=True, exclude={"default"})
     try:
-        before = await team_settings.update_team(session, row, changes)
-    except team_settings.TeamConflict as exc:
+        before = await editing.update_team(session, row, changes)
+    except editing.TeamConflict as exc:
         raise conflict(str(exc)) from exc
     audit.record_by_key(
         session,
@@ -117,12 +118,12 @@ async def update_team(
         "team.update",
         row.id,
         before,
-        team_settings.snapshot(row),
+        editing.snapshot(row),
     )
     if body.default:
         await _make_default(session, principal, deps, row)
     await session.commit()
-    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
+    return _public(row, deps, await editing.default_team_key(session, principal.workspace_id))
 
 
 @router.delete(
@@ -134,10 +135,10 @@ async def delete_team(
     team_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> Response:
     row = await _team(session, principal, team_id)
-    before = team_settings.snapshot(row)
+    before = editing.snapshot(row)
     try:
-        await team_settings.delete_team(session, row)
-    except team_settings.TeamConflict as exc:
+        await editing.delete_team(session, row)
+    except editing.TeamConflict as exc:
         raise conflict(str(exc)) from exc
     audit.record_by_key(
         session, principal, deps.clock(), "team", "team.delete", team_id, before, None
@@ -162,15 +163,15 @@ async def set_availability(
 
     Handoffs while nobody is online follow the team's fallback."""
     row = await _team(session, principal, team_id)
-    await team_settings.set_availability(row, body.online_agents, deps.clock())
+    await editing.set_availability(row, body.online_agents, deps.clock())
     await session.commit()
-    return _public(row, deps, await team_settings.default_team_key(session, principal.workspace_id))
+    return _public(row, deps, await editing.default_team_key(session, principal.workspace_id))
 
 
 async def _make_default(
     session: SessionDep, principal: Principal, deps: AgentDepsDep, row: models.Team
 ) -> None:
-    previous = await team_settings.make_default(session, row)
+    previous = await editing.make_default(session, row)
     audit.record_by_key(
         session,
         principal,

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from agent_service import audit
-from agent_service import verified_facts_settings as facts_settings
+from agent_service.agent.verified_facts import editing as facts_settings
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
 from agent_service.api.responses import documented, invalid, not_found
-from agent_service.auth import Principal
 from agent_service.db import models
 from agent_service.schemas.workspaces import (
     KeyCreated,
@@ -17,8 +15,10 @@ from agent_service.schemas.workspaces import (
     WorkspaceCreated,
     WorkspacePublic,
 )
-from agent_service.workspace import VerifiedFacts
-from agent_service.workspace_setup import create_api_key, create_workspace, default_template
+from agent_service.workspaces import audit
+from agent_service.workspaces.api_keys import Principal
+from agent_service.workspaces.config import VerifiedFacts
+from agent_service.workspaces.setup import create_api_key, create_workspace, default_template
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 

@@ -1,4 +1,4 @@
-"""Model token usage per workspace per day (issue 5: caps).
+"""Model token usage per workspace per day (caps).
 
 Revision ID: 0004
 Revises: 0003

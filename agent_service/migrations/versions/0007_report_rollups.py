@@ -5,7 +5,11 @@ Revises: 0006
 Create Date: 2026-11-22 11:20:00
 """
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from alembic import op
@@ -49,15 +53,12 @@ def upgrade() -> None:
     with op.batch_alter_table("callback_outbox") as batch_op:
         batch_op.add_column(sa.Column("callback_url", sa.Text(), nullable=True))
     # Backfill before the report indexes exist: one index build is cheaper than 250k updates.
-    # It runs the service's own roll-up functions (one way to compute them); a later migration
-    # that changes these tables must keep them working on this revision's schema, or copy them.
-    from agent_service.contact_sources import backfill_first_replies, backfill_handoff_minutes
-    from agent_service.stage_stays import rebuild_stays
-
+    # The roll-ups are computed as the service computed them at this revision (a copy, so a
+    # later change to the service cannot change what this migration does).
     bind = op.get_bind()
-    rebuild_stays(bind)
-    backfill_first_replies(bind)
-    backfill_handoff_minutes(bind)
+    _rebuild_stays(bind)
+    _backfill_first_replies(bind)
+    _backfill_handoff_minutes(bind)
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
     for name, (table, columns) in WIDER_INDEXES.items():
@@ -95,7 +96,11 @@ INDEXES = [
         "contact_sources",
         ["workspace_id", "channel", "campaign", "contact_id"],
     ),
-    ("ix_contact_sources_ws_campaign", "contact_sources", ["workspace_id", "campaign", "contact_id"]),
+    (
+        "ix_contact_sources_ws_campaign",
+        "contact_sources",
+        ["workspace_id", "campaign", "contact_id"],
+    ),
     ("ix_handoffs_ws_team", "handoffs", ["workspace_id", "team", "contact_id"]),
     ("ix_stage_stays_actor", "stage_stays", ["workspace_id", "actor", "kind", "entered_at"]),
     ("ix_contacts_ws_created", "contacts", ["workspace_id", "created_at", "id"]),
@@ -137,3 +142,155 @@ def downgrade() -> None:
     with op.batch_alter_table("callback_outbox") as batch_op:
         batch_op.drop_column("callback_url")
     op.drop_table("stage_stays")
+
+
+# --- The tables as they are at this revision, and the roll-ups computed from them ---------
+
+_stage_changes = sa.table(
+    "stage_changes",
+    *(sa.column(c) for c in ("id", "workspace_id", "contact_id", "kind", "to_stage", "actor")),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+_stage_stays = sa.table(
+    "stage_stays",
+    *(sa.column(c) for c in ("stage_change_id", "workspace_id", "contact_id", "kind", "stage")),
+    *(sa.column(c) for c in ("actor", "hours", "later_stages")),
+    *(sa.column(c, sa.DateTime(timezone=True)) for c in ("entered_at", "left_at")),
+    sa.column("previous_entry_at", sa.DateTime(timezone=True)),
+)
+_messages = sa.table(
+    "messages",
+    sa.column("contact_id"),
+    sa.column("direction"),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+_sources = sa.table(
+    "contact_sources",
+    sa.column("contact_id"),
+    sa.column("first_message_at", sa.DateTime(timezone=True)),
+    sa.column("first_reply_at", sa.DateTime(timezone=True)),
+    sa.column("first_response_seconds"),
+)
+_handoffs = sa.table(
+    "handoffs",
+    sa.column("id"),
+    sa.column("contact_id"),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("minutes_after_first_message"),
+)
+
+
+class _Change(NamedTuple):
+    id: str
+    workspace_id: str
+    contact_id: str
+    kind: str
+    to_stage: str
+    actor: str
+    created_at: Any
+
+
+def _aware(value: Any) -> datetime | None:
+    """SQLite hands aggregates back as text and timestamps without a zone: both are UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _stays_of(changes: list[Any]) -> list[dict[str, Any]]:
+    """One contact's stay rows from its changes in (created_at, id) order."""
+    rows: list[dict[str, Any]] = []
+    previous: dict[tuple[str, str], datetime] = {}
+    for i, change in enumerate(changes):
+        at = change.created_at
+        left = next((c.created_at for c in changes[i + 1 :] if c.created_at > at), None)
+        later = sorted({c.to_stage for c in changes if c.kind == "stage" and c.created_at >= at})
+        key = (change.kind, change.to_stage)
+        rows.append(
+            {
+                "stage_change_id": change.id,
+                "workspace_id": change.workspace_id,
+                "contact_id": change.contact_id,
+                "kind": change.kind,
+                "stage": change.to_stage,
+                "actor": change.actor,
+                "entered_at": at,
+                "left_at": left,
+                "hours": (left - at).total_seconds() / 3600 if left else None,
+                "previous_entry_at": previous.get(key),
+                "later_stages": "".join(json.dumps(s) for s in later),
+            }
+        )
+        previous[key] = at
+    return rows
+
+
+def _rebuild_stays(connection: sa.Connection) -> None:
+    sc = _stage_changes.c
+    changes = connection.execute(
+        sa.select(
+            sc.id, sc.workspace_id, sc.contact_id, sc.kind, sc.to_stage, sc.actor, sc.created_at
+        ).order_by(sc.contact_id, sc.created_at, sc.id)
+    ).all()
+    # (id, workspace_id, contact_id, kind, to_stage, actor, created_at), the time made aware
+    rows = [_Change(*c[:6], _aware(c[6])) for c in changes]
+    values = [
+        row
+        for _, group in groupby(rows, key=lambda c: c.contact_id)
+        for row in _stays_of(list(group))
+    ]
+    for start in range(0, len(values), 10_000):
+        connection.execute(sa.insert(_stage_stays), values[start : start + 10_000])
+
+
+def _backfill_first_replies(connection: sa.Connection) -> None:
+    src, msg = _sources.c, _messages.c
+    first_out = (
+        sa.select(sa.func.min(msg.created_at))
+        .where(msg.contact_id == src.contact_id, msg.direction == "out")
+        .scalar_subquery()
+    )
+    rows = connection.execute(
+        sa.select(src.contact_id, src.first_message_at, first_out).where(first_out.is_not(None))
+    ).all()
+    values = []
+    for contact_id, first_at, reply_at in rows:
+        first, reply = _aware(first_at), _aware(reply_at)
+        seconds = (reply - first).total_seconds() if first and reply else None
+        values.append(
+            {"cid": contact_id, "first_reply_at": reply, "first_response_seconds": seconds}
+        )
+    for start in range(0, len(values), 10_000):
+        connection.execute(
+            sa.update(_sources).where(src.contact_id == sa.bindparam("cid")),
+            values[start : start + 10_000],
+        )
+
+
+def _backfill_handoff_minutes(connection: sa.Connection) -> None:
+    ho, src, msg = _handoffs.c, _sources.c, _messages.c
+    rows = connection.execute(
+        sa.select(ho.id, ho.contact_id, ho.created_at, src.first_message_at).select_from(
+            _handoffs.outerjoin(_sources, src.contact_id == ho.contact_id)
+        )
+    ).all()
+    values = []
+    for handoff_id, contact_id, at, first in rows:
+        if first is None:  # no report ran for this contact yet: ask its messages
+            first = connection.scalar(
+                sa.select(sa.func.min(msg.created_at)).where(
+                    msg.contact_id == contact_id, msg.direction == "in"
+                )
+            )
+        first, at = _aware(first), _aware(at)
+        if first is not None and at is not None:
+            values.append({"hid": handoff_id, "minutes": (at - first).total_seconds() / 60})
+    for start in range(0, len(values), 10_000):
+        connection.execute(
+            sa.update(_handoffs)
+            .where(ho.id == sa.bindparam("hid"))
+            .values(minutes_after_first_message=sa.bindparam("minutes")),
+            values[start : start + 10_000],
+        )

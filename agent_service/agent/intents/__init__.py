@@ -1,0 +1,1 @@
+"""The offline planner's intents: the classifier, the cues, the editable examples."""

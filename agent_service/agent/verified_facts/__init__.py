@@ -1,0 +1,1 @@
+"""Verified facts: the reply guard and its editing."""

@@ -1,0 +1,128 @@
+"""The ``agent-service`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import typer
+
+from agent_service.cli.kb import app as kb_app
+from agent_service.core.config import REPO_ROOT, get_settings
+
+app = typer.Typer(help="AI agent service for lead qualification.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")  # Knowledge import/export/reindex
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Start the HTTP API."""
+    import uvicorn
+
+    from agent_service.api.main import create_app
+
+    # Requests are logged as JSON (with request id) by the app itself, not by uvicorn.
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
+def settings() -> None:
+    """Print every setting (environment variable, default, meaning) as a Markdown table."""
+    from agent_service.core.config import Settings
+
+    typer.echo("| variable | default | meaning |\n|---|---|---|")
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        variable = (
+            " / ".join(str(c) for c in alias.choices)  # type: ignore[union-attr]
+            if alias is not None
+            else f"AGENT_SERVICE_{name.upper()}"
+        )
+        default = field.get_default(call_default_factory=True)
+        shown = "unset" if default is None else str(default).replace(str(REPO_ROOT) + "/", "")
+        typer.echo(f"| `{variable}` | `{shown}` | {field.description or ''} |")
+
+
+@app.command()
+def chat(
+    text: str,
+    contact: str = typer.Option("cli-contact", help="The contact's id."),
+    workspace: str = typer.Option("ws_demo", help="The workspace id."),
+    channel: str = typer.Option("other", help="The channel to record."),
+) -> None:
+    """Send one customer message through the same run_turn as the API; print the response."""
+    from agent_service.agent.turn import run_turn
+    from agent_service.schemas.messages import InboundMessage
+    from agent_service.service import build_service
+
+    async def _run() -> str:
+        # One message from a terminal: no burst can follow, so it is answered at once.
+        service = build_service(get_settings().model_copy(update={"burst_window_seconds": 0}))
+        await service.start()
+        try:
+            now = datetime.now(UTC)
+            message = InboundMessage.model_validate(
+                {
+                    "message_id": f"cli-{now.timestamp()}",
+                    "channel": channel,
+                    "contact": {"id": contact},
+                    "text": text,
+                    "sent_at": now.isoformat(),
+                }
+            )
+            response = await run_turn(service.deps, workspace, message)
+            return json.dumps(
+                response.model_dump(mode="json", by_alias=True), ensure_ascii=False, indent=2
+            )
+        finally:
+            await service.stop()
+
+    typer.echo(asyncio.run(_run()))
+
+
+demo_app = typer.Typer(help="Demo data: synthetic history for trying the reports.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("generate")
+def demo_generate(
+    contacts: int = typer.Option(5000, min=1, help="How many contacts."),
+    months: int = typer.Option(6, min=1, help="Over how many months, ending now."),
+    messages_per_contact: float = typer.Option(10.0, min=2, help="Average messages each."),
+    workspace: str = typer.Option("ws_demo", help="The workspace to fill."),
+    seed: int = typer.Option(7, help="Same seed, same history."),
+) -> None:
+    """Fill a workspace with realistic synthetic history (contacts, messages, stage changes
+    by AI, humans and the system, handoffs, lost marks, conversions with value)."""
+    import time
+
+    from agent_service.reports.synthetic_history import HistoryShape, generate_history
+    from agent_service.service import build_service
+    from agent_service.workspaces.config import load_workspace_config
+
+    async def _run() -> dict[str, int]:
+        service = build_service(get_settings())
+        await service.start()
+        try:
+            async with service.deps.sessions() as session:
+                lifecycle = (await load_workspace_config(session, workspace)).lifecycle
+            shape = HistoryShape(contacts, months, messages_per_contact, seed)
+            return await generate_history(
+                service.deps.sessions, workspace, lifecycle, shape, datetime.now(UTC)
+            )
+        finally:
+            await service.stop()
+
+    started = time.perf_counter()
+    written = asyncio.run(_run())
+    typer.echo(json.dumps({**written, "seconds": round(time.perf_counter() - started, 1)}))
+
+
+def _add_eval_commands() -> None:
+    from agent_service.evals.cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_add_eval_commands()

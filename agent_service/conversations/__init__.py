@@ -1,0 +1,1 @@
+"""Conversations: the inbox (messages, bursts, ordering), contact events, rate limits."""

@@ -1,0 +1,1 @@
+"""Follow-ups: the plan, the steps and the sender."""

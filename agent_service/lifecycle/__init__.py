@@ -1,0 +1,1 @@
+"""Lifecycle stages: the policy, editing, stage history and stays, conversions, approvals."""

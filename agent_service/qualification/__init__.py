@@ -1,0 +1,1 @@
+"""Qualification: fields and answers, the qualified rule, editing."""

@@ -1,0 +1,1 @@
+"""Teams: business hours, availability, handoff guard, editing."""

@@ -1,0 +1,1 @@
+"""Background loops: callbacks, recovery of unanswered messages, follow-ups."""

@@ -1,0 +1,40 @@
+"""What runs beside the API: start-up recovery and the callback dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from agent_service.agent.deps import AgentDeps
+from agent_service.workers.callbacks import CallbackDispatcher
+from agent_service.workers.recovery import recover_unanswered, sweep_unanswered
+
+log = logging.getLogger("agent_service.delivery")
+
+
+class DeliveryWorkers:
+    """Started in the app's lifespan; stopping leaves unfinished work in the database."""
+
+    def __init__(self, deps: AgentDeps) -> None:
+        self.deps = deps
+        self.dispatcher = CallbackDispatcher(deps)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        recovered = await recover_unanswered(self.deps)
+        if recovered:
+            log.warning("answering unprocessed messages of %d contact(s) after restart", recovered)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self.dispatcher.run()),
+            loop.create_task(sweep_unanswered(self.deps)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.deps.turn_tasks.cancel_all()
+        await self.dispatcher.close()

@@ -1,0 +1,1 @@
+"""Workspaces: configuration, set-up, API keys and the audit log."""
