@@ -3,11 +3,12 @@ stage change) and conversion events (booking, checkout, purchase...) that move t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.lifecycle.conversions import conversion_stages
@@ -104,18 +105,11 @@ async def _last_change_at(session: AsyncSession, contact_id: str) -> datetime | 
             models.StageChange.contact_id == contact_id
         )
     )
-    if isinstance(found, str):  # SQLite returns max() of a timestamp as text
-        found = datetime.fromisoformat(found)
-    return found
+    return stored_datetime(found)  # SQLite returns max() of a timestamp as naive text
 
 
 def _is_stale(occurred_at: datetime, last_change: datetime | None) -> bool:
-    return last_change is not None and occurred_at < _aware(last_change)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive values from aggregates (no column type to convert them).
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return last_change is not None and occurred_at < last_change
 
 
 async def _human_stage(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.conversations.contact_state import ContactState
+from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
@@ -199,15 +200,7 @@ async def count_unanswered(
                 )
             )
         ).one()
-    return int(count or 0), _aware(newest)
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    if isinstance(value, str):  # SQLite aggregates come back as text
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    return int(count or 0), stored_datetime(newest)
 
 
 async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> datetime | None:
@@ -219,7 +212,7 @@ async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> d
             models.Message.status == "processed",
         )
     )
-    return _aware(value)
+    return stored_datetime(value)
 
 
 async def stored_response(
