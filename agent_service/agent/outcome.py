@@ -15,6 +15,7 @@ from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import fill_callbacks
+from agent_service.lifecycle.history import add_stage_change
 from agent_service.reports.sources import note_first_reply
 from agent_service.schemas.messages import MessageResponse
 
@@ -167,24 +168,22 @@ async def save_turn(
             await session.run_sync(
                 lambda orm: note_first_reply(orm.connection(), contact_row_id, now)
             )
-        for d in ctx.stage_decisions:
-            session.add(
-                models.StageChange(
-                    id=new_id("sc"),
-                    workspace_id=workspace_id,
-                    contact_id=contact_row_id,
-                    kind=d.kind,
-                    from_stage=d.from_stage,
-                    to_stage=d.to_stage,
-                    actor="ai",
-                    reason=d.reason,
-                    evidence=d.evidence,
-                    confidence=d.confidence,
-                    prompt_version=record.prompt_version,
-                    model=record.model,
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
+        for d in ctx.stage_decisions:  # the contact's stage is in the update above
+            add_stage_change(
+                session,
+                workspace_id=workspace_id,
+                contact_id=contact_row_id,
+                kind=d.kind,
+                from_stage=d.from_stage,
+                to_stage=d.to_stage,
+                actor="ai",
+                reason=d.reason,
+                evidence=d.evidence,
+                now=now,
+                confidence=d.confidence,
+                prompt_version=record.prompt_version,
+                model=record.model,
+                turn_id=record.turn_id,
             )
         for d in ctx.pending_approvals:  # Stage moves waiting for a human
             session.add(

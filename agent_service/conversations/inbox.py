@@ -17,6 +17,7 @@ from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import ensure_callback, new_callback
+from agent_service.lifecycle.history import add_stage_change
 from agent_service.schemas.messages import ContactSummary, InboundMessage
 from agent_service.workspaces.config import WorkspaceNotFound
 
@@ -122,19 +123,17 @@ async def _new_contact(
     )
     session.add(contact)
     await session.flush()  # the stage change below references it
-    session.add(
-        models.StageChange(
-            id=new_id("sc"),
-            workspace_id=workspace_id,
-            contact_id=contact.id,
-            kind="stage",
-            from_stage=None,
-            to_stage=entry_stage,
-            actor="system",
-            reason=f"first message on {inbound.channel}",
-            evidence=inbound.text[:500],
-            created_at=now,
-        )
+    add_stage_change(  # the contact was created in its entry stage above
+        session,
+        workspace_id=workspace_id,
+        contact_id=contact.id,
+        kind="stage",
+        from_stage=None,
+        to_stage=entry_stage,
+        actor="system",
+        reason=f"first message on {inbound.channel}",
+        evidence=inbound.text[:500],
+        now=now,
     )
     return contact.id
 
