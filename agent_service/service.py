@@ -25,6 +25,7 @@ from agent_service.knowledge_base.embeddings import QueryEmbeddings, build_embed
 from agent_service.knowledge_base.index import KnowledgeIndex
 from agent_service.knowledge_base.store import KnowledgeBase
 from agent_service.reports.rollups import keep_rollups_current
+from agent_service.schemas.brains import OFFLINE_MODEL_NAME
 from agent_service.workspaces.setup import (
     DEMO_WORKSPACE_ID,
     create_workspace,
@@ -106,7 +107,7 @@ def build_service(
     embeddings = build_embeddings(settings)
     model = chat_model if chat_model is not None else build_chat_model(settings)
     model_name = (
-        (settings.llm_model or type(model).__name__) if model is not None else "offline-planner"
+        (settings.llm_model or type(model).__name__) if model is not None else OFFLINE_MODEL_NAME
     )
     deps = AgentDeps(
         settings=settings,

@@ -20,7 +20,6 @@ from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ToolContext
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.intents.detector import PlannerThresholds
-from agent_service.agent.llm_agent import ModelUsage
 from agent_service.agent.model_brain import (
     conversation_cap_reply,
     run_model_brain,
@@ -31,6 +30,7 @@ from agent_service.agent.outcome import TurnRecord, save_silent, save_turn
 from agent_service.agent.qualification_rule import apply_qualification_rule
 from agent_service.agent.tools.handoff_to_human import unavailable_team_reply
 from agent_service.agent.turn_trace import log_turn_trace
+from agent_service.agent.usage import ModelUsage
 from agent_service.agent.verified_facts.guard import guard_reply
 from agent_service.conversations import inbox
 from agent_service.conversations.contact_state import ContactState
@@ -38,6 +38,14 @@ from agent_service.core.ids import new_id
 from agent_service.core.language import detect_language
 from agent_service.db import models
 from agent_service.knowledge_base.index import Hit
+from agent_service.schemas.brains import (
+    CONVERSATION_CAP,
+    LLM,
+    LLM_THEN_OFFLINE_PLANNER,
+    OFFLINE_MODEL_NAME,
+    OFFLINE_PLANNER,
+    Brain,
+)
 from agent_service.schemas.messages import (
     Action,
     FieldsUpdated,
@@ -45,12 +53,10 @@ from agent_service.schemas.messages import (
     LifecycleStageChanged,
     MessageResponse,
     Reply,
-    TurnUsage,
 )
 from agent_service.teams.handoff_guard import given_back_categories
 from agent_service.workspaces.config import WorkspaceConfig
 
-OFFLINE = "offline-planner"
 log = logging.getLogger("agent_service.turn")
 
 
@@ -127,14 +133,7 @@ async def answer_messages(
         actions=ctx.actions,
         contact=summary,
         turn_id=turn_id,
-        usage=TurnUsage(
-            brain=brain,
-            model=model_name,
-            prompt_version=config.prompts.version_label,
-            model_calls=usage.calls,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-        ),
+        usage=usage.as_turn_usage(brain, model_name, config.prompts.version_label),
     )
     # The burst's earlier messages point at the reply that answered them; it comes last.
     responses = {
@@ -155,9 +154,7 @@ async def answer_messages(
         brain=brain,
         model=model_name,
         prompt_version=config.prompts.version_label,
-        model_calls=usage.calls,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
+        usage=usage,
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
         error=error,
     )
@@ -171,7 +168,7 @@ async def answer_messages(
         newest.channel,
         deps.write_gate,
     )
-    log_turn_trace(record, ctx, usage, text)
+    log_turn_trace(record, ctx, text)
     return Answered(responses, callbacks_due)
 
 
@@ -181,7 +178,7 @@ class Decision:
 
     ctx: ToolContext
     reply: str
-    brain: str
+    brain: Brain
     model_name: str
     usage: ModelUsage
     error: str | None
@@ -239,21 +236,22 @@ async def decide(
         retrieved=list(hits),
     )
     usage = ModelUsage()
-    brain, model_name, error, reply = OFFLINE, OFFLINE, None, ""
+    brain: Brain = OFFLINE_PLANNER
+    model_name, error, reply = OFFLINE_MODEL_NAME, None, ""
     canary = canary_for(deps.settings, config.id)
     capped = None if turns_so_far is None else await conversation_cap_reply(deps, ctx, turns_so_far)
     if capped is not None:
-        brain, reply = "conversation-cap", capped
+        brain, reply = CONVERSATION_CAP, capped
     elif deps.chat_model is not None:
         outcome = await run_model_brain(
             deps, ctx, _as_messages(past), text, channel, usage, canary, used_today
         )
         reply, error = outcome.reply, outcome.error
         if not outcome.skipped:
-            brain, model_name = "llm", deps.model_name
+            brain, model_name = LLM, deps.model_name
     if not reply and ctx.handoff is None:
-        if brain == "llm":
-            brain = "llm+offline-planner"
+        if brain == LLM:
+            brain = LLM_THEN_OFFLINE_PLANNER
         reply = await run_offline_planner(
             ctx, text, hits, _intent(deps, config, vectors[-1]), _thresholds(deps)
         )

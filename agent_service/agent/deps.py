@@ -21,6 +21,7 @@ from agent_service.core.config import Settings
 from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
 from agent_service.knowledge_base.store import KnowledgeBase
+from agent_service.schemas.brains import OFFLINE_MODEL_NAME
 from agent_service.workspaces.config import WorkspaceConfigs
 
 
@@ -100,7 +101,7 @@ class AgentDeps:
     embeddings: QueryEmbeddings
     intents: IntentDetector
     chat_model: BaseChatModel | None = None
-    model_name: str = "offline-planner"
+    model_name: str = OFFLINE_MODEL_NAME
     clock: Callable[[], datetime] = utc_now
     contact_locks: ContactLocks = field(default_factory=ContactLocks)
     # Waiting (bursts) goes through ``sleep`` so tests can shorten it.

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agent_service.agent.chat_model import invoke_model
 from agent_service.agent.context import ToolCallRecord, ToolContext
 from agent_service.agent.knowledge_context import quote_passages
 from agent_service.agent.toolbox import execute_tool
 from agent_service.agent.tools import TOOLS
+from agent_service.agent.usage import ModelUsage
 from agent_service.core.config import Settings
 from agent_service.core.language import language_name
-
-
-@dataclass
-class ModelUsage:
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def add(self, message: AIMessage, latency_ms: float = 0.0) -> None:
-        self.calls += 1
-        self.latencies_ms.append(round(latency_ms, 2))
-        if message.usage_metadata:
-            self.input_tokens += message.usage_metadata.get("input_tokens", 0)
-            self.output_tokens += message.usage_metadata.get("output_tokens", 0)
 
 
 def system_prompt(ctx: ToolContext, channel: str, canary: str = "") -> str:

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_service.agent.chat_model import ModelUnavailable
 from agent_service.agent.context import ToolContext
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.llm_agent import ModelUsage, run_llm_agent
+from agent_service.agent.llm_agent import run_llm_agent
 from agent_service.agent.toolbox import execute_tool
+from agent_service.agent.usage import ModelUsage
 from agent_service.db import models
 
 log = logging.getLogger("agent_service.turn")

@@ -10,12 +10,14 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.context import ToolContext
-from agent_service.agent.usage import add_usage
+from agent_service.agent.usage import ModelUsage, add_usage
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import fill_callbacks
+from agent_service.lifecycle.history import add_stage_change
 from agent_service.reports.sources import note_first_reply
+from agent_service.schemas.brains import Brain
 from agent_service.schemas.messages import MessageResponse
 
 
@@ -24,12 +26,10 @@ class TurnRecord:
     """Everything a turn decided, written in one transaction."""
 
     turn_id: str
-    brain: str
+    brain: Brain
     model: str
     prompt_version: str
-    model_calls: int
-    input_tokens: int
-    output_tokens: int
+    usage: ModelUsage
     latency_ms: float
     error: str | None
 
@@ -132,9 +132,9 @@ async def save_turn(
                 "brain": record.brain,
                 "model": record.model,
                 "prompt_version": record.prompt_version,
-                "model_calls": record.model_calls,
-                "input_tokens": record.input_tokens,
-                "output_tokens": record.output_tokens,
+                "model_calls": record.usage.calls,
+                "input_tokens": record.usage.input_tokens,
+                "output_tokens": record.usage.output_tokens,
                 "latency_ms": record.latency_ms,
                 "retrieved": [
                     {"id": h.id, "score": h.score, "question": h.question} for h in ctx.retrieved
@@ -167,24 +167,22 @@ async def save_turn(
             await session.run_sync(
                 lambda orm: note_first_reply(orm.connection(), contact_row_id, now)
             )
-        for d in ctx.stage_decisions:
-            session.add(
-                models.StageChange(
-                    id=new_id("sc"),
-                    workspace_id=workspace_id,
-                    contact_id=contact_row_id,
-                    kind=d.kind,
-                    from_stage=d.from_stage,
-                    to_stage=d.to_stage,
-                    actor="ai",
-                    reason=d.reason,
-                    evidence=d.evidence,
-                    confidence=d.confidence,
-                    prompt_version=record.prompt_version,
-                    model=record.model,
-                    turn_id=record.turn_id,
-                    created_at=now,
-                )
+        for d in ctx.stage_decisions:  # the contact's stage is in the update above
+            add_stage_change(
+                session,
+                workspace_id=workspace_id,
+                contact_id=contact_row_id,
+                kind=d.kind,
+                from_stage=d.from_stage,
+                to_stage=d.to_stage,
+                actor="ai",
+                reason=d.reason,
+                evidence=d.evidence,
+                now=now,
+                confidence=d.confidence,
+                prompt_version=record.prompt_version,
+                model=record.model,
+                turn_id=record.turn_id,
             )
         for d in ctx.pending_approvals:  # Stage moves waiting for a human
             session.add(
@@ -218,11 +216,5 @@ async def save_turn(
                     created_at=now,
                 )
             )
-        await add_usage(
-            session,
-            workspace_id,
-            now.date(),
-            record.model_calls,
-            record.input_tokens + record.output_tokens,
-        )
+        await add_usage(session, workspace_id, now.date(), record.usage)
         return await fill_callbacks(session, workspace_id, responses, now)

@@ -101,7 +101,7 @@ async def _run(
         usage = decision.usage
         if usage.calls:  # previews spend tokens too
             async with deps.sessions() as session, session.begin():
-                await add_usage(session, config.id, now.date(), usage.calls, usage.tokens)
+                await add_usage(session, config.id, now.date(), usage)
         contact.language = ctx.language
         tool_calls = [t.as_dict() for t in ctx.tool_log]
         turns.append(

@@ -1,16 +1,53 @@
-"""Model tokens per workspace per day: the counter behind the daily token cap (OWASP LLM10)."""
+"""A turn's model usage (calls, tokens, latencies), and the tokens per workspace per day
+behind the daily token cap (OWASP LLM10)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from typing import Any, cast
 
+from langchain_core.messages import AIMessage
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.db import models
+from agent_service.schemas.brains import Brain
+from agent_service.schemas.messages import TurnUsage
+
+
+@dataclass
+class ModelUsage:
+    """The model calls of one turn (or preview): what is stored, charged, logged and sent."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, message: AIMessage, latency_ms: float = 0.0) -> None:
+        self.calls += 1
+        self.latencies_ms.append(round(latency_ms, 2))
+        if message.usage_metadata:
+            self.input_tokens += message.usage_metadata.get("input_tokens", 0)
+            self.output_tokens += message.usage_metadata.get("output_tokens", 0)
+
+    def as_turn_usage(self, brain: Brain, model: str, prompt_version: str) -> TurnUsage:
+        """The usage as the API's response shows it."""
+        return TurnUsage(
+            brain=brain,
+            model=model,
+            prompt_version=prompt_version,
+            model_calls=self.calls,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+        )
 
 
 async def tokens_used(
@@ -36,14 +73,17 @@ def _upsert(dialect: str) -> Any:
     )
 
 
-async def add_usage(
-    session: AsyncSession, workspace_id: str, day: date, calls: int, tokens: int
-) -> None:
+async def add_usage(session: AsyncSession, workspace_id: str, day: date, usage: ModelUsage) -> None:
     """Add usage inside the caller's transaction (a turn's save, or a preview's own):
     one atomic upsert, so concurrent turns never lose a count."""
-    if calls == 0 and tokens == 0:
+    if usage.calls == 0 and usage.tokens == 0:
         return
     await session.execute(
         _upsert(session.get_bind().dialect.name),
-        {"workspace_id": workspace_id, "day": day, "model_calls": calls, "tokens": tokens},
+        {
+            "workspace_id": workspace_id,
+            "day": day,
+            "model_calls": usage.calls,
+            "tokens": usage.tokens,
+        },
     )

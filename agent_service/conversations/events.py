@@ -3,14 +3,16 @@ stage change) and conversion events (booking, checkout, purchase...) that move t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.lifecycle.conversions import conversion_stages
+from agent_service.lifecycle.history import record_stage_change
 from agent_service.lifecycle.policy import Lifecycle
 from agent_service.reports.sources import source_of
 from agent_service.schemas.contacts import ContactEventIn, ContactEventResult
@@ -104,18 +106,11 @@ async def _last_change_at(session: AsyncSession, contact_id: str) -> datetime | 
             models.StageChange.contact_id == contact_id
         )
     )
-    if isinstance(found, str):  # SQLite returns max() of a timestamp as text
-        found = datetime.fromisoformat(found)
-    return found
+    return stored_datetime(found)  # SQLite returns max() of a timestamp as naive text
 
 
 def _is_stale(occurred_at: datetime, last_change: datetime | None) -> bool:
-    return last_change is not None and occurred_at < _aware(last_change)
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive values from aggregates (no column type to convert them).
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return last_change is not None and occurred_at < last_change
 
 
 async def _human_stage(
@@ -134,8 +129,17 @@ async def _human_stage(
         return False, "not applied: the contact's stage changed after this event happened"
     if stage.name == contact.lifecycle_stage:
         return False, f"already in '{stage.name}'"
-    _record(session, contact, stage.name, stage.lost, "human", event.reason or "", event, now)
-    contact.lost_reason = (event.reason or stage.name) if stage.lost else None
+    record_stage_change(
+        session,
+        contact,
+        to_stage=stage.name,
+        lost=stage.lost,
+        lost_reason=(event.reason or stage.name) if stage.lost else None,
+        actor="human",
+        reason=event.reason or "",
+        evidence=_evidence(event),
+        now=now,
+    )
     return True, f"moved to '{stage.name}'"
 
 
@@ -177,43 +181,21 @@ async def _conversion(
     elif current is not None and target.position <= current.position:
         return False, f"recorded; '{contact.lifecycle_stage}' is already at or past '{target.name}'"
     value = f" {event.value:g} {event.currency}" if event.value is not None else ""
-    _record(
+    record_stage_change(
         session,
         contact,
-        target.name,
-        False,
-        "system",
-        f"conversion event {event.type}{value}",
-        event,
-        now,
+        to_stage=target.name,
+        lost=False,
+        lost_reason=None,
+        actor="system",
+        reason=f"conversion event {event.type}{value}",
+        evidence=_evidence(event),
+        now=now,
     )
-    contact.lost_reason = None
     return True, f"moved to '{target.name}'"
 
 
-def _record(
-    session: AsyncSession,
-    contact: models.Contact,
-    to_stage: str,
-    lost: bool,
-    actor: str,
-    reason: str,
-    event: ContactEventIn,
-    now: datetime,
-) -> None:
-    session.add(
-        models.StageChange(
-            id=new_id("sc"),
-            workspace_id=contact.workspace_id,
-            contact_id=contact.id,
-            kind="lost" if lost else "stage",
-            from_stage=contact.lifecycle_stage,
-            to_stage=to_stage,
-            actor=actor,
-            reason=reason,
-            evidence=f"event {event.type} {event.event_id}"
-            + (f" at {event.occurred_at.isoformat()}" if event.occurred_at else ""),
-            created_at=now,
-        )
+def _evidence(event: ContactEventIn) -> str:
+    return f"event {event.type} {event.event_id}" + (
+        f" at {event.occurred_at.isoformat()}" if event.occurred_at else ""
     )
-    contact.lifecycle_stage, contact.lost = to_stage, lost

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.conversations.contact_state import ContactState
+from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import ensure_callback, new_callback
+from agent_service.lifecycle.history import add_stage_change
 from agent_service.schemas.messages import ContactSummary, InboundMessage
 from agent_service.workspaces.config import WorkspaceNotFound
 
@@ -121,19 +123,17 @@ async def _new_contact(
     )
     session.add(contact)
     await session.flush()  # the stage change below references it
-    session.add(
-        models.StageChange(
-            id=new_id("sc"),
-            workspace_id=workspace_id,
-            contact_id=contact.id,
-            kind="stage",
-            from_stage=None,
-            to_stage=entry_stage,
-            actor="system",
-            reason=f"first message on {inbound.channel}",
-            evidence=inbound.text[:500],
-            created_at=now,
-        )
+    add_stage_change(  # the contact was created in its entry stage above
+        session,
+        workspace_id=workspace_id,
+        contact_id=contact.id,
+        kind="stage",
+        from_stage=None,
+        to_stage=entry_stage,
+        actor="system",
+        reason=f"first message on {inbound.channel}",
+        evidence=inbound.text[:500],
+        now=now,
     )
     return contact.id
 
@@ -199,15 +199,7 @@ async def count_unanswered(
                 )
             )
         ).one()
-    return int(count or 0), _aware(newest)
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    if isinstance(value, str):  # SQLite aggregates come back as text
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    return int(count or 0), stored_datetime(newest)
 
 
 async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> datetime | None:
@@ -219,7 +211,7 @@ async def last_answered_sent_at(session: AsyncSession, contact_row_id: str) -> d
             models.Message.status == "processed",
         )
     )
-    return _aware(value)
+    return stored_datetime(value)
 
 
 async def stored_response(

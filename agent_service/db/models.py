@@ -200,7 +200,8 @@ class Turn(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
     inbound_message_id: Mapped[str] = mapped_column(String(40))
-    brain: Mapped[str] = mapped_column(String(20))  # "llm" | "offline_planner"
+    # schemas.brains.Brain: "llm" | "offline-planner" | "llm+offline-planner" | "conversation-cap"
+    brain: Mapped[str] = mapped_column(String(20))
     model: Mapped[str] = mapped_column(String(200))
     prompt_version: Mapped[str] = mapped_column(String(200))
     model_calls: Mapped[int] = mapped_column(Integer, default=0)

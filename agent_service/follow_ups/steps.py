@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.config import Settings
-from agent_service.core.ids import new_id
 from agent_service.db import models
+from agent_service.lifecycle.history import record_stage_change
 from agent_service.workspaces.config import WorkspaceConfig
 
 # Used when a workspace's stored phrases predate the follow-up phrases.
@@ -98,20 +98,14 @@ async def mark_cold(
         if sent is not None
         else "no reply, and the messaging window closed before a follow-up could be sent"
     )
-    session.add(
-        models.StageChange(
-            id=new_id("sc"),
-            workspace_id=contact.workspace_id,
-            contact_id=contact.id,
-            kind="lost",
-            from_stage=contact.lifecycle_stage,
-            to_stage=stage.name,
-            actor="system",
-            reason=reason,
-            evidence=f"last customer message at {anchor.created_at.isoformat()}: "
-            f"{anchor.text[:200]}",
-            created_at=now,
-        )
+    record_stage_change(
+        session,
+        contact,
+        to_stage=stage.name,
+        lost=True,
+        lost_reason=reason,
+        actor="system",
+        reason=reason,
+        evidence=f"last customer message at {anchor.created_at.isoformat()}: {anchor.text[:200]}",
+        now=now,
     )
-    contact.lifecycle_stage, contact.lost, contact.lost_reason = stage.name, True, reason
-    contact.updated_at = now

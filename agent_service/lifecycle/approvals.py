@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service.core.ids import new_id
 from agent_service.db import models
+from agent_service.lifecycle.history import record_stage_change
 
 
 class ApprovalConflict(ValueError):
@@ -59,28 +59,23 @@ async def decide(
             raise ApprovalConflict(
                 f"stage '{approval.to_stage}' no longer exists; reject this request"
             )
-        session.add(
-            models.StageChange(
-                id=new_id("sc"),
-                workspace_id=approval.workspace_id,
-                contact_id=contact.id,
-                kind=approval.kind,
-                from_stage=contact.lifecycle_stage,
-                to_stage=stage.name,
-                # The AI made the decision; a human let it through.
-                actor="ai",
-                reason=f"{approval.reason} (approved by key {key_id})",
-                evidence=approval.evidence,
-                confidence=approval.confidence,
-                prompt_version=approval.prompt_version,
-                model=approval.model,
-                turn_id=approval.turn_id,
-                created_at=now,
-            )
+        lost = approval.kind == "lost"  # else a stage move: the contact is not lost (above)
+        record_stage_change(
+            session,
+            contact,
+            to_stage=stage.name,
+            lost=lost,
+            lost_reason=approval.reason if lost else contact.lost_reason,
+            # The AI made the decision; a human let it through.
+            actor="ai",
+            reason=f"{approval.reason} (approved by key {key_id})",
+            evidence=approval.evidence,
+            now=now,
+            confidence=approval.confidence,
+            prompt_version=approval.prompt_version,
+            model=approval.model,
+            turn_id=approval.turn_id,
         )
-        contact.lifecycle_stage, contact.updated_at = stage.name, now
-        if approval.kind == "lost":
-            contact.lost, contact.lost_reason = True, approval.reason
     approval.status = "approved" if approve else "rejected"
     approval.decided_by, approval.decided_at = key_id, now
     await session.flush()

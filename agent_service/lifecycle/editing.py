@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.ids import new_id
 from agent_service.db import models
+from agent_service.lifecycle.history import record_stage_change
 
 
 class StageConflict(ValueError):
@@ -202,21 +203,17 @@ async def delete_stage(
         )
     for contact in contacts:
         assert target is not None
-        session.add(
-            models.StageChange(
-                id=new_id("sc"),
-                workspace_id=workspace_id,
-                contact_id=contact.id,
-                kind="lost" if target.lost else "stage",
-                from_stage=row.name,
-                to_stage=target.name,
-                actor="human",
-                reason=f"stage '{row.name}' deleted by key {actor_key}",
-                evidence="",
-                created_at=now,
-            )
+        record_stage_change(  # from_stage: the contact's stage is row.name (selected by it)
+            session,
+            contact,
+            to_stage=target.name,
+            lost=target.lost,
+            lost_reason=contact.lost_reason,  # kept as it was
+            actor="human",
+            reason=f"stage '{row.name}' deleted by key {actor_key}",
+            evidence="",
+            now=now,
         )
-        contact.lifecycle_stage, contact.lost, contact.updated_at = target.name, target.lost, now
     await session.delete(row)
     for position, stage in enumerate(s for s in stages if s.id != row.id):
         stage.position = position

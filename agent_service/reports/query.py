@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, func, literal, or_, select
@@ -74,16 +74,6 @@ class ReportQuery:
         """``query`` kept to the period (on ``created``) and the filtered contacts."""
         selected: Any = query
         return cast(Q, selected.where(*self.in_period(created), *self.contact_filter(contact_id)))
-
-
-def as_datetime(value: Any) -> datetime | None:
-    """Aggregates and window functions come back from SQLite as text; make them datetimes."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def walked_percentiles(

@@ -14,8 +14,8 @@ from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from agent_service.core.clock import stored_datetime_required
 from agent_service.db import models
-from agent_service.reports.query import as_datetime
 
 
 def _first_inbound(contact_id: Any) -> Any:
@@ -125,13 +125,7 @@ async def _first_replies(session: AsyncSession, contact_ids: Sequence[str]) -> d
         .group_by(msg.contact_id)
     )
     # min() loses the column type on SQLite: read it back through the column's own type.
-    return {c: _as_datetime(at) for c, at in rows.all() if at is not None}
-
-
-def _as_datetime(value: Any) -> datetime:
-    found = as_datetime(value)
-    assert found is not None
-    return found
+    return {c: stored_datetime_required(at) for c, at in rows.all() if at is not None}
 
 
 # Built once: every reply runs it (see turn_outcome.py).
@@ -171,7 +165,7 @@ def backfill_first_replies(connection: Connection) -> int:
         select(src.contact_id, src.first_message_at, first_out).where(first_out.is_not(None))
     ).all()
     values = [
-        {"cid": contact_id, **first_reply(first_at, _as_datetime(reply_at))}
+        {"cid": contact_id, **first_reply(first_at, stored_datetime_required(reply_at))}
         for contact_id, first_at, reply_at in rows
     ]
     for start in range(0, len(values), 10_000):
@@ -188,7 +182,7 @@ def first_message_at(connection: Connection, contact_id: str) -> datetime | None
     found = connection.scalar(
         select(func.min(msg.created_at)).where(msg.contact_id == contact_id, msg.direction == "in")
     )
-    return None if found is None else _as_datetime(found)
+    return None if found is None else stored_datetime_required(found)
 
 
 def note_handoff(connection: Connection, handoff_id: str, contact_id: str, at: datetime) -> None:

@@ -16,6 +16,7 @@ from agent_service.db import models
 from agent_service.lifecycle.policy import Lifecycle
 from agent_service.lifecycle.stays import Change, stays_of
 from agent_service.reports.sources import first_reply
+from agent_service.schemas.brains import LLM
 
 CAMPAIGNS = [
     ("fb-lead-ads-facial", "messenger", 0.22),
@@ -366,7 +367,7 @@ def _messages(
                 "workspace_id": ws,
                 "contact_id": contact_id,
                 "inbound_message_id": inbound,
-                "brain": "llm",
+                "brain": LLM,
                 "model": "gpt-4o-mini",
                 "prompt_version": "phrases@1+system@1",
                 "model_calls": 1,
