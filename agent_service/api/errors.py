@@ -1,9 +1,12 @@
-"""Error bodies, and the limit on request size."""
+"""Error bodies, the documented error responses, the error handlers and the limit on request size.
+
+Every error body says what to fix in ``detail``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fastapi import HTTPException, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -41,6 +44,34 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     }
 }
 
+Responses = dict[int | str, dict[str, Any]]
+
+
+def documented(
+    *, not_found: str | None = None, conflict: str | None = None, invalid: str | None = None
+) -> Responses:
+    """401/403/413 always (any body can be too large), plus the 404/409/422 cases."""
+    found: Responses = dict(ERROR_RESPONSES)
+    if not_found:
+        found[404] = {"model": ErrorBody, "description": not_found}
+    if conflict:
+        found[409] = {"model": ErrorBody, "description": conflict}
+    if invalid:
+        found[422] = {"model": InvalidBody, "description": invalid}
+    return found
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found in this workspace")
+
+
+def conflict(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, detail)
+
+
+def invalid(detail: str) -> HTTPException:
+    return HTTPException(422, detail)
+
 
 async def http_error(request: Request, exc: Exception) -> Response:
     """FastAPI answers an undecodable body (not UTF-8) with 400; it is a malformed body: 422."""
@@ -54,6 +85,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
         }
         return JSONResponse({"detail": [problem]}, status_code=422)
     return await http_exception_handler(request, exc)
+
+
+async def index_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"{exc}; nothing was stored, retry later or run a re-index"}, status_code=503
+    )
 
 
 class BodySizeLimit:

@@ -9,9 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent_service.api.errors import BodySizeLimit, ErrorBody, http_error
+from agent_service.api.errors import BodySizeLimit, ErrorBody, http_error, index_unavailable
 from agent_service.api.request_id import RequestId
-from agent_service.api.responses import index_unavailable
 from agent_service.api.routes import (
     approvals,
     audit,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.errors import conflict, documented, not_found
 from agent_service.db import models
 from agent_service.lifecycle import approvals
 from agent_service.schemas.stages import ApprovalPublic

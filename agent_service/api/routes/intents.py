@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agent.intents import examples as intent_examples
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import documented, invalid
+from agent_service.api.errors import documented, invalid
 from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])

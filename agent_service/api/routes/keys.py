@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.errors import conflict, documented, not_found
 from agent_service.db import models
 from agent_service.schemas.workspaces import KeyCreate, KeyCreated, KeyPublic
 from agent_service.workspaces import audit

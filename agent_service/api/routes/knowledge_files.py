@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep
-from agent_service.api.responses import documented, invalid
+from agent_service.api.errors import documented, invalid
 from agent_service.knowledge_base import exporting, importing
 from agent_service.schemas.knowledge import (
     ImportReportPublic,

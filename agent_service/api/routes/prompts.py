@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from agent_service.agent.preview import ContactNotFound, preview_conversation
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, invalid, not_found
+from agent_service.api.errors import conflict, documented, invalid, not_found
 from agent_service.db import models
 from agent_service.prompts import versions as prompt_versions
 from agent_service.prompts.templates import PROMPT_FILES, PromptError, validate

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.errors import conflict, documented, not_found
 from agent_service.db import models
 from agent_service.qualification import editing as settings
 from agent_service.schemas.qualification import (

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.errors import conflict, documented, not_found
 from agent_service.db import models
 from agent_service.lifecycle import editing
 from agent_service.schemas.stages import (

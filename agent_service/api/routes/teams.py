@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep, require
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.errors import conflict, documented, not_found
 from agent_service.db import models
 from agent_service.schemas.teams import Availability, TeamCreate, TeamPublic, TeamUpdate
 from agent_service.teams import editing

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from agent_service.agent.verified_facts import editing as facts_settings
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.responses import documented, invalid, not_found
+from agent_service.api.errors import documented, invalid, not_found
 from agent_service.db import models
 from agent_service.schemas.workspaces import (
     KeyCreated,
