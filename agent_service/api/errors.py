@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent_service.core.errors import Conflict, DomainError, Invalid, NotFound
+
 
 class ErrorBody(BaseModel):
     """What went wrong and what to fix."""
@@ -85,6 +87,23 @@ async def http_error(request: Request, exc: Exception) -> Response:
         }
         return JSONResponse({"detail": [problem]}, status_code=422)
     return await http_exception_handler(request, exc)
+
+
+# Each kind of domain refusal and its status code; the body is ``{"detail": exc.detail}``.
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT),
+)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    """A refusal from the domain, answered as the routes answered it when they caught it."""
+    assert isinstance(exc, DomainError)
+    code = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), None)
+    if code is None:  # a new kind without a status: a bug, not the caller's fault
+        raise exc
+    return JSONResponse(ErrorBody(detail=exc.detail).model_dump(), status_code=code)
 
 
 async def index_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Conflict
 from agent_service.core.ids import new_id
 from agent_service.db import models
 
 
-class ApprovalConflict(ValueError):
+class ApprovalConflict(Conflict):
     pass
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.errors import conflict, documented, not_found
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.lifecycle import approvals
 from agent_service.schemas.stages import ApprovalPublic
@@ -46,10 +46,7 @@ async def _decide(
     if row is None:
         raise not_found(f"approval '{approval_id}'")
     now = deps.clock()
-    try:
-        await approvals.decide(session, row, approve, principal.key_id, now)
-    except approvals.ApprovalConflict as exc:
-        raise conflict(str(exc)) from exc
+    await approvals.decide(session, row, approve, principal.key_id, now)
     audit.record(
         session,
         workspace_id=principal.workspace_id,

@@ -1,12 +1,11 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 
 from agent_service.api.deps import SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
 from agent_service.db import models
 from agent_service.lifecycle.conversions import (
-    MappingRejected,
     conversion_stages,
     save_conversion_stages,
 )
@@ -36,11 +35,8 @@ async def put_conversion_stages(
 ) -> ConversionStagesPublic:
     """Replace the mapping. Targets must be active stages; lost stages are set by people."""
     config = await load_workspace_config(session, principal.workspace_id)
-    try:
-        stages = await save_conversion_stages(
-            session, principal.workspace_id, body.stages, config.lifecycle
-        )
-    except MappingRejected as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    stages = await save_conversion_stages(
+        session, principal.workspace_id, body.stages, config.lifecycle
+    )
     await session.commit()
     return ConversionStagesPublic(stages=stages)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agent.intents import examples as intent_examples
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.errors import documented, invalid
+from agent_service.api.errors import documented
 from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])
@@ -55,12 +55,7 @@ async def put_intent(
 ) -> IntentExamples:
     """Replace one intent's examples; the offline planner uses them from the next message on."""
     before = (await intent_examples.examples(session, principal.workspace_id)).get(intent, [])
-    try:
-        after = await intent_examples.replace(
-            session, principal.workspace_id, intent, body.examples
-        )
-    except intent_examples.IntentError as exc:
-        raise invalid(str(exc)) from exc
+    after = await intent_examples.replace(session, principal.workspace_id, intent, body.examples)
     audit.record(
         session,
         workspace_id=principal.workspace_id,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.errors import conflict, documented, not_found
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.schemas.workspaces import KeyCreate, KeyCreated, KeyPublic
 from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal
-from agent_service.workspaces.setup import LastAdminKey, create_api_key, list_keys, revoke_key
+from agent_service.workspaces.setup import create_api_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/keys", tags=["keys"])
 NOT_FOUND = "No such workspace or key, or not the caller's."
@@ -91,10 +91,7 @@ async def revoke(
     """Revoke a key: every later request with it gets 401."""
     await _check(session, caller, workspace_id)
     now = deps.clock()
-    try:
-        row = await revoke_key(session, workspace_id, key_id, now)
-    except LastAdminKey as exc:
-        raise conflict(str(exc)) from exc
+    row = await revoke_key(session, workspace_id, key_id, now)
     if row is None:
         raise not_found(f"key '{key_id}'")
     audit.record(

@@ -106,17 +106,14 @@ async def import_file(
 ) -> ImportReportPublic:
     """Import a file as the raw body: faq-json, faq-csv, or a markdown/text/pdf document that
     is split into passages by headings and size (documents need ``language``)."""
-    try:
-        parsed = importing.parse_file(
-            fmt,
-            await request.body(),
-            language=language,
-            tags=tags or [],
-            title=title,
-            max_chars=deps.settings.knowledge_passage_chars,
-        )
-    except importing.ImportFormatError as exc:
-        raise invalid(str(exc)) from exc
+    parsed = importing.parse_file(
+        fmt,
+        await request.body(),
+        language=language,
+        tags=tags or [],
+        title=title,
+        max_chars=deps.settings.knowledge_passage_chars,
+    )
     return await _import(principal, deps, parsed, fmt)
 
 

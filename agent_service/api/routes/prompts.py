@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from agent_service.agent.preview import ContactNotFound, preview_conversation
+from agent_service.agent.preview import preview_conversation
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.errors import conflict, documented, invalid, not_found
+from agent_service.api.errors import documented
 from agent_service.db import models
 from agent_service.prompts import versions as prompt_versions
-from agent_service.prompts.templates import PROMPT_FILES, PromptError, validate
+from agent_service.prompts.templates import PROMPT_FILES, validate
 from agent_service.schemas.prompts import (
     PreviewRequest,
     PreviewResponse,
@@ -81,12 +81,9 @@ async def list_versions(
 async def get_version(
     name: PromptName, version: VersionPath, principal: AdminKey, session: SessionDep
 ) -> PromptVersionPublic:
-    try:
-        return _public(
-            await prompt_versions.get_version(session, principal.workspace_id, name, version)
-        )
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
+    return _public(
+        await prompt_versions.get_version(session, principal.workspace_id, name, version)
+    )
 
 
 @router.post(
@@ -104,12 +101,9 @@ async def create_version(
 ) -> PromptVersionPublic:
     """Store a new version (validated); activate it now if asked."""
     now = deps.clock()
-    try:
-        row = await prompt_versions.create_version(
-            session, principal.workspace_id, name, body.body, now
-        )
-    except PromptError as exc:
-        raise invalid(str(exc)) from exc
+    row = await prompt_versions.create_version(
+        session, principal.workspace_id, name, body.body, now
+    )
     _audit(session, principal, "prompt.create_version", name, None, {"version": row.version}, now)
     if body.activate:
         previous, row = await prompt_versions.activate(
@@ -129,11 +123,8 @@ async def diff(
     to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000, examples=[2])],
 ) -> PromptDiff:
     """What changed between two versions, as a unified diff."""
-    try:
-        old = await prompt_versions.get_version(session, principal.workspace_id, name, from_version)
-        new = await prompt_versions.get_version(session, principal.workspace_id, name, to_version)
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
+    old = await prompt_versions.get_version(session, principal.workspace_id, name, from_version)
+    new = await prompt_versions.get_version(session, principal.workspace_id, name, to_version)
     return PromptDiff(
         name=name,
         from_version=from_version,
@@ -156,12 +147,7 @@ async def activate(
 ) -> PromptVersionPublic:
     """Make this version the one turns use, from the next message on."""
     now = deps.clock()
-    try:
-        previous, row = await prompt_versions.activate(
-            session, principal.workspace_id, name, version
-        )
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
+    previous, row = await prompt_versions.activate(session, principal.workspace_id, name, version)
     _audit(session, principal, "prompt.activate", name, previous, row.version, now)
     await session.commit()
     return _public(row)
@@ -177,10 +163,7 @@ async def rollback(
 ) -> PromptVersionPublic:
     """Re-activate the version that was active before the current one."""
     now = deps.clock()
-    try:
-        target = await prompt_versions.rollback_target(session, principal.workspace_id, name)
-    except PromptError as exc:
-        raise conflict(str(exc)) from exc
+    target = await prompt_versions.rollback_target(session, principal.workspace_id, name)
     previous, row = await prompt_versions.activate(session, principal.workspace_id, name, target)
     _audit(session, principal, "prompt.rollback", name, previous, row.version, now)
     await session.commit()
@@ -198,29 +181,21 @@ async def preview(
     """Run a short conversation against draft (or stored, inactive) prompts. Nothing is stored
     and no contact changes; see the replies, tool calls, retrieved passages and refusals."""
     overrides: dict[str, tuple[str, int]] = {}
-    try:
-        for name, version in body.versions.items():
-            row = await prompt_versions.get_version(session, principal.workspace_id, name, version)
-            overrides[name] = (row.body, row.version)
-        for name, draft in body.drafts.items():
-            validate(name, draft)
-            overrides[name] = (draft, 0)
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
-    except PromptError as exc:
-        raise invalid(str(exc)) from exc
-    try:
-        label, turns = await preview_conversation(
-            deps,
-            principal.workspace_id,
-            body.messages,
-            overrides,
-            contact_name=body.contact_name,
-            locale=body.locale,
-            contact_id=body.contact_id,
-        )
-    except ContactNotFound as exc:
-        raise not_found(f"contact '{exc}'") from exc
+    for name, version in body.versions.items():
+        row = await prompt_versions.get_version(session, principal.workspace_id, name, version)
+        overrides[name] = (row.body, row.version)
+    for name, draft in body.drafts.items():
+        validate(name, draft)
+        overrides[name] = (draft, 0)
+    label, turns = await preview_conversation(
+        deps,
+        principal.workspace_id,
+        body.messages,
+        overrides,
+        contact_name=body.contact_name,
+        locale=body.locale,
+        contact_id=body.contact_id,
+    )
     return PreviewResponse(prompt_version=label, turns=[PreviewTurn(**t) for t in turns])
 
 

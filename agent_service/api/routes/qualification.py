@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.errors import conflict, documented, not_found
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.qualification import editing as settings
 from agent_service.schemas.qualification import (
@@ -43,12 +43,9 @@ async def get_qualification(principal: AdminKey, session: SessionDep) -> Qualifi
 async def create_field(
     body: FieldCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> FieldPublic:
-    try:
-        row = await settings.create_field(
-            session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
-        )
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
+    row = await settings.create_field(
+        session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
+    )
     audit.record_by_key(
         session,
         principal,
@@ -74,10 +71,7 @@ async def update_field(
     row = await settings.get_field(session, principal.workspace_id, field_id)
     if row is None:
         raise not_found(f"field '{field_id}'")
-    try:
-        before = await settings.update_field(session, row, body.model_dump(exclude_unset=True))
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
+    before = await settings.update_field(session, row, body.model_dump(exclude_unset=True))
     audit.record_by_key(
         session,
         principal,
@@ -104,10 +98,7 @@ async def delete_field(
     if row is None:
         raise not_found(f"field '{field_id}'")
     before = settings.field_snapshot(row)
-    try:
-        await settings.delete_field(session, row)
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
+    await settings.delete_field(session, row)
     audit.record_by_key(
         session,
         principal,
@@ -127,10 +118,7 @@ async def set_rule(
     body: Rule, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> Rule:
     """Replace the rule; it must name existing fields, an active stage and a team key."""
-    try:
-        before = await settings.set_rule(session, principal.workspace_id, body.model_dump())
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
+    before = await settings.set_rule(session, principal.workspace_id, body.model_dump())
     audit.record_by_key(
         session,
         principal,

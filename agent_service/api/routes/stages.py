@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.errors import conflict, documented, not_found
+from agent_service.api.errors import documented
 from agent_service.db import models
 from agent_service.lifecycle import editing
 from agent_service.schemas.stages import (
@@ -48,12 +48,9 @@ async def list_stages(principal: AdminKey, session: SessionDep) -> list[StagePub
 async def create_stage(
     body: StageCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> StagePublic:
-    try:
-        row = await editing.create_stage(
-            session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
-        )
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
+    row = await editing.create_stage(
+        session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
+    )
     audit.record_by_key(
         session,
         principal,
@@ -74,10 +71,7 @@ async def reorder(
 ) -> list[StagePublic]:
     """Set the funnel order: give every stage id once, in order."""
     before = [s.id for s in await editing.all_stages(session, principal.workspace_id)]
-    try:
-        await editing.reorder(session, principal.workspace_id, body.ids)
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
+    await editing.reorder(session, principal.workspace_id, body.ids)
     audit.record_by_key(
         session,
         principal,
@@ -101,14 +95,9 @@ async def update_stage(
     stage_id: str, body: StageUpdate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> StagePublic:
     """Rename (contacts in the stage are renamed with it) or change its flags."""
-    try:
-        row, before = await editing.update_stage(
-            session, principal.workspace_id, stage_id, body.model_dump(exclude_unset=True)
-        )
-    except editing.StageNotFound as exc:
-        raise not_found(str(exc)) from exc
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
+    row, before = await editing.update_stage(
+        session, principal.workspace_id, stage_id, body.model_dump(exclude_unset=True)
+    )
     audit.record_by_key(
         session,
         principal,
@@ -138,14 +127,9 @@ async def delete_stage(
     ] = None,
 ) -> StageDeleted:
     """Delete a stage; refused while contacts are in it unless ``move_to`` names a stage."""
-    try:
-        row, moved = await editing.delete_stage(
-            session, principal.workspace_id, stage_id, move_to, deps.clock(), principal.key_id
-        )
-    except editing.StageNotFound as exc:
-        raise not_found(str(exc)) from exc
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
+    row, moved = await editing.delete_stage(
+        session, principal.workspace_id, stage_id, move_to, deps.clock(), principal.key_id
+    )
     audit.record_by_key(
         session,
         principal,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep, require
-from agent_service.api.errors import conflict, documented, not_found
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.schemas.teams import Availability, TeamCreate, TeamPublic, TeamUpdate
 from agent_service.teams import editing
@@ -66,12 +66,9 @@ async def list_teams(
 async def create_team(
     body: TeamCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
 ) -> TeamPublic:
-    try:
-        row = await editing.create_team(
-            session, principal.workspace_id, body.model_dump(exclude={"default"})
-        )
-    except editing.TeamConflict as exc:
-        raise conflict(str(exc)) from exc
+    row = await editing.create_team(
+        session, principal.workspace_id, body.model_dump(exclude={"default"})
+    )
     audit.record_by_key(
         session,
         principal,
@@ -106,10 +103,7 @@ async def update_team(
 ) -> TeamPublic:
     row = await _team(session, principal, team_id)
     changes = body.model_dump(exclude_unset=True, exclude={"default"})
-    try:
-        before = await editing.update_team(session, row, changes)
-    except editing.TeamConflict as exc:
-        raise conflict(str(exc)) from exc
+    before = await editing.update_team(session, row, changes)
     audit.record_by_key(
         session,
         principal,
@@ -136,10 +130,7 @@ async def delete_team(
 ) -> Response:
     row = await _team(session, principal, team_id)
     before = editing.snapshot(row)
-    try:
-        await editing.delete_team(session, row)
-    except editing.TeamConflict as exc:
-        raise conflict(str(exc)) from exc
+    await editing.delete_team(session, row)
     audit.record_by_key(
         session, principal, deps.clock(), "team", "team.delete", team_id, before, None
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from agent_service.agent.verified_facts import editing as facts_settings
 from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.errors import documented, invalid, not_found
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.schemas.workspaces import (
     KeyCreated,
@@ -122,10 +122,7 @@ async def put_verified_facts(
     left out becomes empty). A reply quoting any other account number, phone number or link is
     replaced by these, or handed to a person when the workspace lists none of that kind."""
     workspace = await _managed(session, caller, workspace_id)
-    try:
-        before, after = facts_settings.replace_facts(workspace, VerifiedFacts(**body.model_dump()))
-    except facts_settings.FactsRejected as exc:
-        raise invalid(str(exc)) from exc
+    before, after = facts_settings.replace_facts(workspace, VerifiedFacts(**body.model_dump()))
     audit.record(
         session,
         workspace_id=workspace_id,
