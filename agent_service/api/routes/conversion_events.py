@@ -2,7 +2,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from agent_service.api.deps import SessionDep, require
+from agent_service.api.deps import SessionDep, UnitOfWorkDep, require
 from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
 from agent_service.db import models
 from agent_service.lifecycle.conversions import (
@@ -31,12 +31,11 @@ async def get_conversion_stages(principal: AdminKey, session: SessionDep) -> Con
 
 @router.put("", response_model=ConversionStagesPublic, responses={**ERROR_RESPONSES, **REJECTED})
 async def put_conversion_stages(
-    body: ConversionStagesUpdate, principal: AdminKey, session: SessionDep
+    body: ConversionStagesUpdate, principal: AdminKey, uow: UnitOfWorkDep
 ) -> ConversionStagesPublic:
     """Replace the mapping. Targets must be active stages; lost stages are set by people."""
-    config = await load_workspace_config(session, principal.workspace_id)
+    config = await load_workspace_config(uow.session, principal.workspace_id)
     stages = await save_conversion_stages(
-        session, principal.workspace_id, body.stages, config.lifecycle
+        uow.session, principal.workspace_id, body.stages, config.lifecycle
     )
-    await session.commit()
     return ConversionStagesPublic(stages=stages)

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agent.intents import examples as intent_examples
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
+from agent_service.api.deps import AdminKey, SessionDep, UnitOfWorkDep
 from agent_service.api.errors import documented
-from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])
 
@@ -50,22 +49,18 @@ async def put_intent(
     intent: str,
     body: Annotated[IntentExamplesUpdate, Body()],
     principal: AdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
 ) -> IntentExamples:
     """Replace one intent's examples; the offline planner uses them from the next message on."""
+    session = uow.session
     before = (await intent_examples.examples(session, principal.workspace_id)).get(intent, [])
     after = await intent_examples.replace(session, principal.workspace_id, intent, body.examples)
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
+    uow.audit(
+        principal,
         action="intent.update",
         target_type="intent",
         target_id=intent,
         before={"examples": before},
         after={"examples": after},
-        now=deps.clock(),
     )
-    await session.commit()
     return IntentExamples(intents=await intent_examples.examples(session, principal.workspace_id))

@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from agent_service.agent.preview import preview_conversation
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
+from agent_service.api.deps import (
+    AdminKey,
+    AgentDepsDep,
+    ClockDep,
+    SessionDep,
+    UnitOfWork,
+    UnitOfWorkDep,
+)
 from agent_service.api.errors import documented
 from agent_service.db import models
 from agent_service.prompts import versions as prompt_versions
@@ -23,7 +30,6 @@ from agent_service.schemas.prompts import (
     PromptVersionCreate,
     PromptVersionPublic,
 )
-from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
@@ -96,21 +102,20 @@ async def create_version(
     name: PromptName,
     body: PromptVersionCreate,
     principal: AdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
 ) -> PromptVersionPublic:
     """Store a new version (validated); activate it now if asked."""
-    now = deps.clock()
+    now = clock()
     row = await prompt_versions.create_version(
-        session, principal.workspace_id, name, body.body, now
+        uow.session, principal.workspace_id, name, body.body, now
     )
-    _audit(session, principal, "prompt.create_version", name, None, {"version": row.version}, now)
+    _audit(uow, principal, "prompt.create_version", name, None, {"version": row.version}, now)
     if body.activate:
         previous, row = await prompt_versions.activate(
-            session, principal.workspace_id, name, row.version
+            uow.session, principal.workspace_id, name, row.version
         )
-        _audit(session, principal, "prompt.activate", name, previous, row.version, deps.clock())
-    await session.commit()
+        _audit(uow, principal, "prompt.activate", name, previous, row.version, clock())
     return _public(row)
 
 
@@ -142,14 +147,14 @@ async def activate(
     name: PromptName,
     version: VersionPath,
     principal: AdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
 ) -> PromptVersionPublic:
     """Make this version the one turns use, from the next message on."""
-    now = deps.clock()
+    now = clock()
+    session = uow.session
     previous, row = await prompt_versions.activate(session, principal.workspace_id, name, version)
-    _audit(session, principal, "prompt.activate", name, previous, row.version, now)
-    await session.commit()
+    _audit(uow, principal, "prompt.activate", name, previous, row.version, now)
     return _public(row)
 
 
@@ -159,14 +164,14 @@ async def activate(
     responses=documented(not_found=NOT_FOUND, conflict="There is no earlier version to return to."),
 )
 async def rollback(
-    name: PromptName, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    name: PromptName, principal: AdminKey, clock: ClockDep, uow: UnitOfWorkDep
 ) -> PromptVersionPublic:
     """Re-activate the version that was active before the current one."""
-    now = deps.clock()
+    now = clock()
+    session = uow.session
     target = await prompt_versions.rollback_target(session, principal.workspace_id, name)
     previous, row = await prompt_versions.activate(session, principal.workspace_id, name, target)
-    _audit(session, principal, "prompt.rollback", name, previous, row.version, now)
-    await session.commit()
+    _audit(uow, principal, "prompt.rollback", name, previous, row.version, now)
     return _public(row)
 
 
@@ -200,7 +205,7 @@ async def preview(
 
 
 def _audit(
-    session: SessionDep,
+    uow: UnitOfWork,
     principal: Principal,
     action: str,
     name: str,
@@ -208,10 +213,8 @@ def _audit(
     after: int | dict[str, int],
     now: datetime,
 ) -> None:
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
+    uow.audit(
+        principal,
         action=action,
         target_type="prompt",
         target_id=name,
