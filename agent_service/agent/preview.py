@@ -16,14 +16,19 @@ from agent_service.agent.deps import AgentDeps
 from agent_service.agent.usage import add_usage
 from agent_service.conversations import inbox
 from agent_service.conversations.contact_state import ContactState
+from agent_service.core.errors import NotFound
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.schemas.messages import InboundMessage
 from agent_service.workspaces.config import WorkspaceConfig, load_workspace_config
 
 
-class ContactNotFound(LookupError):
-    pass
+class ContactNotFound(NotFound):
+    """The message is the contact's channel-side id."""
+
+    @property
+    def detail(self) -> str:
+        return f"contact '{self}' not found in this workspace"
 
 
 async def preview_conversation(

@@ -1,9 +1,11 @@
-"""Request dependencies: the agent's dependencies, the database, and the caller's key."""
+"""Request dependencies: the agent's dependencies, the clock, the database, the unit of work of
+an admin change, and the caller's key."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_service.agent.deps import AgentDeps
 from agent_service.db import models
 from agent_service.schemas.workspaces import Role
+from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal, hash_key
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
@@ -26,6 +29,16 @@ def get_agent_deps(request: Request) -> AgentDeps:
 
 AgentDepsDep = Annotated[AgentDeps, Depends(get_agent_deps)]
 
+Clock = Callable[[], datetime]
+
+
+def get_clock(deps: AgentDepsDep) -> Clock:
+    """The service clock (tests and evals fix it)."""
+    return deps.clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
 
 async def get_session(deps: AgentDepsDep) -> AsyncIterator[AsyncSession]:
     async with deps.sessions() as session:
@@ -33,6 +46,58 @@ async def get_session(deps: AgentDepsDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+class UnitOfWork:
+    """One change made through the API: the request's session and the audit rows recording it.
+
+    Committed once, after the route returned and before the response is sent; when the route
+    raises, the change and its audit rows are rolled back together.
+    """
+
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session, self.clock = session, clock
+
+    def audit(
+        self,
+        by: Principal,
+        *,
+        action: str,
+        target_type: str,
+        target_id: str | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        workspace_id: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Record the change by ``by``'s key, in ``by``'s workspace unless ``workspace_id`` says
+        otherwise, at ``now`` (default: the clock now)."""
+        audit.record(
+            self.session,
+            workspace_id=by.workspace_id if workspace_id is None else workspace_id,
+            key_id=by.key_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+            now=self.clock() if now is None else now,
+        )
+
+
+async def get_unit_of_work(session: SessionDep, clock: ClockDep) -> AsyncIterator[UnitOfWork]:
+    unit = UnitOfWork(session, clock)
+    try:
+        yield unit
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+
+
+# "function": the commit runs when the route returns, before the response is sent, so a failed
+# commit is an error response rather than a success already sent.
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
 async def get_principal(

@@ -1,9 +1,12 @@
-"""Error bodies, and the limit on request size."""
+"""Error bodies, the documented error responses, the error handlers and the limit on request size.
+
+Every error body says what to fix in ``detail``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fastapi import HTTPException, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -11,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent_service.core.errors import Conflict, DomainError, Invalid, NotFound
 
 
 class ErrorBody(BaseModel):
@@ -41,6 +46,34 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {
     }
 }
 
+Responses = dict[int | str, dict[str, Any]]
+
+
+def documented(
+    *, not_found: str | None = None, conflict: str | None = None, invalid: str | None = None
+) -> Responses:
+    """401/403/413 always (any body can be too large), plus the 404/409/422 cases."""
+    found: Responses = dict(ERROR_RESPONSES)
+    if not_found:
+        found[404] = {"model": ErrorBody, "description": not_found}
+    if conflict:
+        found[409] = {"model": ErrorBody, "description": conflict}
+    if invalid:
+        found[422] = {"model": InvalidBody, "description": invalid}
+    return found
+
+
+def not_found(what: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found in this workspace")
+
+
+def conflict(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, detail)
+
+
+def invalid(detail: str) -> HTTPException:
+    return HTTPException(422, detail)
+
 
 async def http_error(request: Request, exc: Exception) -> Response:
     """FastAPI answers an undecodable body (not UTF-8) with 400; it is a malformed body: 422."""
@@ -54,6 +87,36 @@ async def http_error(request: Request, exc: Exception) -> Response:
         }
         return JSONResponse({"detail": [problem]}, status_code=422)
     return await http_exception_handler(request, exc)
+
+
+# Each kind of domain refusal and its status code; the body is ``{"detail": exc.detail}``.
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT),
+)
+
+
+TURN_PATHS = frozenset({"/v1/messages"})
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    """A refusal from the domain, answered as the routes answered it when they caught it."""
+    assert isinstance(exc, DomainError)
+    code = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), None)
+    if code is None:  # a new kind without a status: a bug, not the caller's fault
+        raise exc
+    if request.url.path in TURN_PATHS:
+        # The message was valid and is stored; a refusal from inside its turn (a broken stored
+        # prompt, say) is the service's fault: a 5xx, so the platform retries, as before.
+        raise exc
+    return JSONResponse(ErrorBody(detail=exc.detail).model_dump(), status_code=code)
+
+
+async def index_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": f"{exc}; nothing was stored, retry later or run a re-index"}, status_code=503
+    )
 
 
 class BodySizeLimit:

@@ -9,9 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent_service.api.errors import BodySizeLimit, ErrorBody, http_error
+from agent_service.api.errors import (
+    BodySizeLimit,
+    ErrorBody,
+    domain_error,
+    http_error,
+    index_unavailable,
+)
 from agent_service.api.request_id import RequestId
-from agent_service.api.responses import index_unavailable
 from agent_service.api.routes import (
     approvals,
     audit,
@@ -35,6 +40,7 @@ from agent_service.api.routes import (
 )
 from agent_service.conversations.rate_limits import RateLimited
 from agent_service.core.config import Settings, get_settings
+from agent_service.core.errors import DomainError
 from agent_service.core.logs import configure_logging
 from agent_service.knowledge_base.store import IndexUnavailable
 from agent_service.service import Service, build_service
@@ -86,6 +92,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     configure_logging(settings.log_level, settings.log_json)
 
     app.add_exception_handler(StarletteHTTPException, http_error)
+    # Not found, conflict, invalid: mapped here once instead of in each route.
+    app.add_exception_handler(DomainError, domain_error)
 
     @app.exception_handler(RateLimited)
     async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.clock import stored_datetime
+from agent_service.core.errors import Invalid, NotFound
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.lifecycle.conversions import conversion_stages
@@ -19,11 +20,15 @@ from agent_service.schemas.contacts import ContactEventIn, ContactEventResult
 from agent_service.workspaces.config import load_workspace_config
 
 
-class ContactNotFound(LookupError):
-    pass
+class ContactNotFound(NotFound):
+    """The message is the contact's channel-side id."""
+
+    @property
+    def detail(self) -> str:
+        return f"no contact '{self}' in this workspace"
 
 
-class EventRejected(ValueError):
+class EventRejected(Invalid):
     """An event that cannot apply to this workspace (e.g. an unknown stage)."""
 
 

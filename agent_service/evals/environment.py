@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.agent.deps import AgentDeps
+from agent_service.core.errors import Invalid
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.evals.suite import KnowledgeItem
@@ -99,7 +100,7 @@ async def drop_workspace_index(deps: AgentDeps, workspace_id: str) -> None:
     await asyncio.to_thread(deps.knowledge.index.clear, workspace_id)
 
 
-class PromptVersionNotFound(LookupError):
+class PromptVersionNotFound(Invalid, LookupError):
     """A pinned prompt version the source workspace does not have."""
 
 

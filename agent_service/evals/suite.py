@@ -10,6 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agent_service.core.errors import Invalid
+
 Capability = Literal["conversion_events", "team_availability", "canary"]
 
 
@@ -179,7 +181,7 @@ class Suite(Strict):
         return self
 
 
-class SuiteError(ValueError):
+class SuiteError(Invalid):
     """A suite file that cannot be used; the message says where and why."""
 
 

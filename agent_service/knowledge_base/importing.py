@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from agent_service.core.errors import Invalid
 from agent_service.knowledge_base.store import EntryData, KnowledgeBase
 
 ImportFormat = Literal["faq-json", "faq-csv", "markdown", "text", "pdf"]
@@ -73,7 +74,7 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
 
-class ImportFormatError(ValueError):
+class ImportFormatError(Invalid):
     """The whole file cannot be read (not JSON, not a PDF...)."""
 
 

@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Conflict
 from agent_service.db import models
 from agent_service.lifecycle.history import record_stage_change
 
 
-class ApprovalConflict(ValueError):
+class ApprovalConflict(Conflict):
     pass
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Invalid
 from agent_service.db import models
 from agent_service.lifecycle.policy import Lifecycle
 from agent_service.schemas.contacts import CONVERSATION_EVENTS
@@ -12,7 +13,7 @@ DEFAULT_CONVERSION_STAGES = {"checkout_started": "Payment", "purchase_completed"
 SETTINGS_KEY = "conversion_stages"
 
 
-class MappingRejected(ValueError):
+class MappingRejected(Invalid):
     """A mapping that names an unknown or lost stage, or a conversation event."""
 
 

@@ -8,16 +8,17 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Conflict, NotFound
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.lifecycle.history import record_stage_change
 
 
-class StageConflict(ValueError):
+class StageConflict(Conflict):
     """The change would break contacts or the configuration; the message says what to do."""
 
 
-class StageNotFound(LookupError):
+class StageNotFound(NotFound):
     pass
 
 

@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from agent_service.core.errors import Invalid
+
 SYSTEM_VARIABLES = frozenset(
     {
         "business_name",
@@ -60,7 +62,7 @@ REQUIRED_PHRASES = frozenset(
 PROMPT_FILES = {"system": "system.md", "phrases": "phrases.yaml"}
 
 
-class PromptError(ValueError):
+class PromptError(Invalid):
     """A prompt body that cannot be used; the message names the problem."""
 
 

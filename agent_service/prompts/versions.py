@@ -8,13 +8,18 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Conflict, NotFound
 from agent_service.core.ids import new_id
 from agent_service.db import models
-from agent_service.prompts.templates import PROMPT_FILES, PromptError, validate
+from agent_service.prompts.templates import PROMPT_FILES, validate
 
 
-class PromptNotFound(LookupError):
+class PromptNotFound(NotFound):
     pass
+
+
+class RollbackRefused(Conflict):
+    """There is no earlier version to return to."""
 
 
 def _check_name(name: str) -> None:
@@ -100,7 +105,7 @@ async def rollback_target(session: AsyncSession, workspace_id: str, name: str) -
     """The version that was active before the current one (from the audit log of activations)."""
     current = await active_version(session, workspace_id, name)
     if current is None:
-        raise PromptError(f"prompt '{name}' has no active version to roll back from")
+        raise RollbackRefused(f"prompt '{name}' has no active version to roll back from")
     changes = await session.scalars(
         select(models.AuditEntry)
         .filter_by(workspace_id=workspace_id, target_type="prompt", target_id=name)
@@ -124,7 +129,7 @@ async def rollback_target(session: AsyncSession, workspace_id: str, name: str) -
         return stack[-2]
     if current.version > 1:
         return current.version - 1
-    raise PromptError(f"prompt '{name}' is at version 1; there is nothing to roll back to")
+    raise RollbackRefused(f"prompt '{name}' is at version 1; there is nothing to roll back to")
 
 
 def diff(name: str, old: models.PromptVersion, new: models.PromptVersion) -> str:

@@ -7,13 +7,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Conflict
 from agent_service.core.ids import new_id
 from agent_service.db import models
 
 RULE_KEYS = ("qualified_when", "qualified_at_least", "qualified_stage", "handoff_team")
 
 
-class QualificationConflict(ValueError):
+class QualificationConflict(Conflict):
     """The change contradicts the rest of the configuration; the message says what to fix."""
 
 

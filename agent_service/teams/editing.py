@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Conflict
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.teams.hours import check_hours
@@ -15,7 +16,7 @@ from agent_service.teams.hours import check_hours
 EDITABLE = ("key", "name", "description", "timezone", "business_hours", "fallback")
 
 
-class TeamConflict(ValueError):
+class TeamConflict(Conflict):
     pass
 
 

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.ids import new_id
 from agent_service.db import models
-from agent_service.workspaces.api_keys import Principal
 
 
 def record(
@@ -49,27 +48,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(v) for v in value]
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def record_by_key(
-    session: AsyncSession,
-    principal: Principal,
-    now: datetime,
-    target_type: str,
-    action: str,
-    target_id: str | None,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> models.AuditEntry:
-    """``record`` for a change made through the API with ``principal``'s key."""
-    return record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        before=before,
-        after=after,
-        now=now,
-    )

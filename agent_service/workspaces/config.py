@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import NotFound
 from agent_service.db import models
 from agent_service.lifecycle.policy import Lifecycle, StageConfig
 from agent_service.prompts.templates import PromptSet
@@ -16,8 +17,12 @@ from agent_service.qualification.fields import FieldConfig, Qualification
 from agent_service.teams.hours import TeamConfig
 
 
-class WorkspaceNotFound(LookupError):
-    pass
+class WorkspaceNotFound(NotFound):
+    """The message is the workspace id."""
+
+    @property
+    def detail(self) -> str:
+        return f"workspace '{self}' not found"
 
 
 class VerifiedFacts(BaseModel):

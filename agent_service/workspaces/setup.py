@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Conflict
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.knowledge_base.store import EntryData
@@ -244,5 +245,5 @@ async def revoke_key(
     return row
 
 
-class LastAdminKey(ValueError):
+class LastAdminKey(Conflict):
     pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core.errors import Invalid
 from agent_service.core.ids import new_id
 from agent_service.db import models
 
@@ -20,7 +21,7 @@ INTENTS = (
 )
 
 
-class IntentError(ValueError):
+class IntentError(Invalid):
     pass
 
 

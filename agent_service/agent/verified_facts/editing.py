@@ -16,13 +16,14 @@ from agent_service.agent.verified_facts.guard import (
     entry_numbers,
     parse_link,
 )
+from agent_service.core.errors import Invalid
 from agent_service.db import models
 from agent_service.workspaces.config import VerifiedFacts
 
 SETTINGS_KEY = "verified_facts"
 
 
-class FactsRejected(ValueError):
+class FactsRejected(Invalid):
     """An entry the guard could not use; the message names it and says what to write."""
 
 

@@ -6,12 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.deps import AdminKey, ClockDep, SessionDep, UnitOfWorkDep
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.lifecycle import approvals
 from agent_service.schemas.stages import ApprovalPublic
-from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/approvals", tags=["stages"])
 NOT_FOUND = "No such approval request in this workspace."
@@ -40,20 +39,15 @@ async def list_approvals(
 
 
 async def _decide(
-    approval_id: str, approve: bool, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    approval_id: str, approve: bool, principal: AdminKey, clock: ClockDep, uow: UnitOfWorkDep
 ) -> ApprovalPublic:
-    row = await approvals.get_approval(session, principal.workspace_id, approval_id)
+    row = await approvals.get_approval(uow.session, principal.workspace_id, approval_id)
     if row is None:
         raise not_found(f"approval '{approval_id}'")
-    now = deps.clock()
-    try:
-        await approvals.decide(session, row, approve, principal.key_id, now)
-    except approvals.ApprovalConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
+    now = clock()
+    await approvals.decide(uow.session, row, approve, principal.key_id, now)
+    uow.audit(
+        principal,
         action="approval.approve" if approve else "approval.reject",
         target_type="approval",
         target_id=row.id,
@@ -61,9 +55,7 @@ async def _decide(
         after={"status": row.status, "to_stage": row.to_stage},
         now=now,
     )
-    result = await _public(session, row)
-    await session.commit()
-    return result
+    return await _public(uow.session, row)
 
 
 @router.post(
@@ -72,10 +64,10 @@ async def _decide(
     responses=documented(not_found=NOT_FOUND, conflict="Already decided, or no longer possible."),
 )
 async def approve(
-    approval_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    approval_id: str, principal: AdminKey, clock: ClockDep, uow: UnitOfWorkDep
 ) -> ApprovalPublic:
     """Apply the AI's proposed move; it is recorded with its original evidence."""
-    return await _decide(approval_id, True, principal, deps, session)
+    return await _decide(approval_id, True, principal, clock, uow)
 
 
 @router.post(
@@ -84,7 +76,7 @@ async def approve(
     responses=documented(not_found=NOT_FOUND, conflict="Already decided."),
 )
 async def reject(
-    approval_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    approval_id: str, principal: AdminKey, clock: ClockDep, uow: UnitOfWorkDep
 ) -> ApprovalPublic:
     """Drop the proposed move; the contact stays where it is."""
-    return await _decide(approval_id, False, principal, deps, session)
+    return await _decide(approval_id, False, principal, clock, uow)

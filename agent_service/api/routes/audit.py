@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
 from agent_service.api.deps import AdminKey, SessionDep
-from agent_service.api.responses import documented
+from agent_service.api.errors import documented
 from agent_service.db import models
 from agent_service.schemas.audit import AuditEntryPublic, AuditPage
 

@@ -6,12 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agent_service.api.deps import AgentDepsDep, ChannelOrAdminKey, SessionDep
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
-from agent_service.conversations.events import (
-    ContactNotFound,
-    EventRejected,
-    apply_event,
-    stored_result,
-)
+from agent_service.conversations.events import apply_event, stored_result
 from agent_service.db import models
 from agent_service.schemas.contacts import (
     ContactEventIn,
@@ -124,12 +119,6 @@ async def post_contact_event(
             session.begin(),
         ):
             return await apply_event(session, workspace_id, contact_id, event, deps.clock())
-    except ContactNotFound:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
-        ) from None
-    except EventRejected as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except IntegrityError:
         # Another worker stored the same event_id first: answer as for any repeat.
         async with deps.sessions() as session:

@@ -1,12 +1,11 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 
-from agent_service.api.deps import SessionDep, require
+from agent_service.api.deps import SessionDep, UnitOfWorkDep, require
 from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
 from agent_service.db import models
 from agent_service.lifecycle.conversions import (
-    MappingRejected,
     conversion_stages,
     save_conversion_stages,
 )
@@ -32,15 +31,11 @@ async def get_conversion_stages(principal: AdminKey, session: SessionDep) -> Con
 
 @router.put("", response_model=ConversionStagesPublic, responses={**ERROR_RESPONSES, **REJECTED})
 async def put_conversion_stages(
-    body: ConversionStagesUpdate, principal: AdminKey, session: SessionDep
+    body: ConversionStagesUpdate, principal: AdminKey, uow: UnitOfWorkDep
 ) -> ConversionStagesPublic:
     """Replace the mapping. Targets must be active stages; lost stages are set by people."""
-    config = await load_workspace_config(session, principal.workspace_id)
-    try:
-        stages = await save_conversion_stages(
-            session, principal.workspace_id, body.stages, config.lifecycle
-        )
-    except MappingRejected as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    await session.commit()
+    config = await load_workspace_config(uow.session, principal.workspace_id)
+    stages = await save_conversion_stages(
+        uow.session, principal.workspace_id, body.stages, config.lifecycle
+    )
     return ConversionStagesPublic(stages=stages)

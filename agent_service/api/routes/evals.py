@@ -6,10 +6,7 @@ from sqlalchemy import select
 from agent_service.api.deps import AgentDepsDep, SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
 from agent_service.db import models
-from agent_service.evals.environment import PromptVersionNotFound
 from agent_service.evals.run_queue import EvalRunQueue
-from agent_service.evals.suite import SuiteError
-from agent_service.prompts.templates import PromptError
 from agent_service.schemas.evals import EvalRunCreate, EvalRunPublic, EvalRunResults
 from agent_service.workspaces.api_keys import Principal
 
@@ -66,11 +63,7 @@ async def create_eval_run(
 ) -> EvalRunPublic:
     """Start running suites on a throwaway copy of this workspace (production contacts are
     never touched). Poll `GET /v1/evals/runs/{id}` until it is `completed`."""
-    try:
-        row = await queue.start(principal.workspace_id, body)
-    except (SuiteError, PromptError, PromptVersionNotFound) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    return _public(row)
+    return _public(await queue.start(principal.workspace_id, body))
 
 
 @router.get(

@@ -8,9 +8,8 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_service.agent.intents import examples as intent_examples
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import documented, invalid
-from agent_service.workspaces import audit
+from agent_service.api.deps import AdminKey, SessionDep, UnitOfWorkDep
+from agent_service.api.errors import documented
 
 router = APIRouter(prefix="/v1/intents", tags=["intents"])
 
@@ -50,27 +49,18 @@ async def put_intent(
     intent: str,
     body: Annotated[IntentExamplesUpdate, Body()],
     principal: AdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
 ) -> IntentExamples:
     """Replace one intent's examples; the offline planner uses them from the next message on."""
+    session = uow.session
     before = (await intent_examples.examples(session, principal.workspace_id)).get(intent, [])
-    try:
-        after = await intent_examples.replace(
-            session, principal.workspace_id, intent, body.examples
-        )
-    except intent_examples.IntentError as exc:
-        raise invalid(str(exc)) from exc
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
+    after = await intent_examples.replace(session, principal.workspace_id, intent, body.examples)
+    uow.audit(
+        principal,
         action="intent.update",
         target_type="intent",
         target_id=intent,
         before={"examples": before},
         after={"examples": after},
-        now=deps.clock(),
     )
-    await session.commit()
     return IntentExamples(intents=await intent_examples.examples(session, principal.workspace_id))

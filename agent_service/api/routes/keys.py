@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.deps import BootstrapOrAdminKey, ClockDep, SessionDep, UnitOfWorkDep
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.schemas.workspaces import KeyCreate, KeyCreated, KeyPublic
-from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal
-from agent_service.workspaces.setup import LastAdminKey, create_api_key, list_keys, revoke_key
+from agent_service.workspaces.setup import create_api_key, list_keys, revoke_key
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/keys", tags=["keys"])
 NOT_FOUND = "No such workspace or key, or not the caller's."
@@ -44,18 +43,17 @@ async def create(
     workspace_id: str,
     body: KeyCreate,
     caller: BootstrapOrAdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
 ) -> KeyCreated:
     """Create a key with the given roles; the plain key is in this response only."""
-    await _check(session, caller, workspace_id)
-    now = deps.clock()
+    await _check(uow.session, caller, workspace_id)
+    now = clock()
     roles: list[str] = sorted(set(body.roles))
-    row, plain = await create_api_key(session, workspace_id, roles, now, label=body.label)
-    audit.record(
-        session,
+    row, plain = await create_api_key(uow.session, workspace_id, roles, now, label=body.label)
+    uow.audit(
+        caller,
         workspace_id=workspace_id,
-        key_id=caller.key_id,
         action="key.create",
         target_type="key",
         target_id=row.id,
@@ -63,7 +61,6 @@ async def create(
         after={"roles": roles, "label": body.label},
         now=now,
     )
-    await session.commit()
     return KeyCreated(id=row.id, key=plain, roles=roles, label=body.label)
 
 
@@ -85,22 +82,18 @@ async def revoke(
     workspace_id: str,
     key_id: str,
     caller: BootstrapOrAdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
 ) -> KeyPublic:
     """Revoke a key: every later request with it gets 401."""
-    await _check(session, caller, workspace_id)
-    now = deps.clock()
-    try:
-        row = await revoke_key(session, workspace_id, key_id, now)
-    except LastAdminKey as exc:
-        raise conflict(str(exc)) from exc
+    await _check(uow.session, caller, workspace_id)
+    now = clock()
+    row = await revoke_key(uow.session, workspace_id, key_id, now)
     if row is None:
         raise not_found(f"key '{key_id}'")
-    audit.record(
-        session,
+    uow.audit(
+        caller,
         workspace_id=workspace_id,
-        key_id=caller.key_id,
         action="key.revoke",
         target_type="key",
         target_id=row.id,
@@ -108,5 +101,4 @@ async def revoke(
         after={"revoked_at": row.revoked_at},
         now=now,
     )
-    await session.commit()
     return _public(row)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep
-from agent_service.api.responses import documented, not_found
+from agent_service.api.errors import documented, not_found
 from agent_service.db.models import KnowledgeEntry
 from agent_service.knowledge_base.retrieval import retrieve
 from agent_service.knowledge_base.store import (

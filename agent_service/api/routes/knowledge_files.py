@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep
-from agent_service.api.responses import documented, invalid
+from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep, UnitOfWork, UnitOfWorkDep
+from agent_service.api.errors import documented, invalid
 from agent_service.knowledge_base import exporting, importing
 from agent_service.schemas.knowledge import (
     ImportReportPublic,
@@ -15,7 +15,6 @@ from agent_service.schemas.knowledge import (
     ImportRowError,
     ReindexResult,
 )
-from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
@@ -30,7 +29,11 @@ def _report(report: importing.ImportReport) -> ImportReportPublic:
 
 
 async def _import(
-    principal: Principal, deps: AgentDepsDep, parsed: importing.Parsed, source: str
+    principal: Principal,
+    deps: AgentDepsDep,
+    uow: UnitOfWork,
+    parsed: importing.Parsed,
+    source: str,
 ) -> ImportReportPublic:
     if len(parsed.entries) + len(parsed.errors) > deps.settings.max_import_rows:
         raise invalid(
@@ -39,24 +42,22 @@ async def _import(
         )
     now = deps.clock()
     report = await importing.import_entries(deps.knowledge, principal.workspace_id, parsed, now)
-    async with deps.sessions() as session:
-        audit.record(
-            session,
-            workspace_id=principal.workspace_id,
-            key_id=principal.key_id,
-            action="knowledge.import",
-            target_type="knowledge_entry",
-            target_id=None,
-            before=None,
-            after={
-                "source": source,
-                "created": len(report.created_ids),
-                "errors": len(report.errors),
-                "ids": report.created_ids[:50],
-            },
-            now=now,
-        )
-        await session.commit()
+    # The entries are stored (and indexed) by the knowledge store's own transactions; the
+    # audit row is committed by the unit of work once the route returns.
+    uow.audit(
+        principal,
+        action="knowledge.import",
+        target_type="knowledge_entry",
+        target_id=None,
+        before=None,
+        after={
+            "source": source,
+            "created": len(report.created_ids),
+            "errors": len(report.errors),
+            "ids": report.created_ids[:50],
+        },
+        now=now,
+    )
     return _report(report)
 
 
@@ -66,10 +67,10 @@ async def _import(
     responses=documented(invalid="Too many rows, or the body is not a list of rows."),
 )
 async def import_rows(
-    body: ImportRequest, principal: AdminKey, deps: AgentDepsDep
+    body: ImportRequest, principal: AdminKey, deps: AgentDepsDep, uow: UnitOfWorkDep
 ) -> ImportReportPublic:
     """Bulk-import FAQ rows: the good rows land, each bad row is reported with its number."""
-    return await _import(principal, deps, importing.parse_rows(body.entries), "json rows")
+    return await _import(principal, deps, uow, importing.parse_rows(body.entries), "json rows")
 
 
 FILE_BODY = {
@@ -100,24 +101,22 @@ async def import_file(
     request: Request,
     principal: AdminKey,
     deps: AgentDepsDep,
+    uow: UnitOfWorkDep,
     language: Annotated[str | None, Query(min_length=2, max_length=10)] = None,
     tags: Annotated[list[str] | None, Query()] = None,
     title: Annotated[str, Query(max_length=200)] = "",
 ) -> ImportReportPublic:
     """Import a file as the raw body: faq-json, faq-csv, or a markdown/text/pdf document that
     is split into passages by headings and size (documents need ``language``)."""
-    try:
-        parsed = importing.parse_file(
-            fmt,
-            await request.body(),
-            language=language,
-            tags=tags or [],
-            title=title,
-            max_chars=deps.settings.knowledge_passage_chars,
-        )
-    except importing.ImportFormatError as exc:
-        raise invalid(str(exc)) from exc
-    return await _import(principal, deps, parsed, fmt)
+    parsed = importing.parse_file(
+        fmt,
+        await request.body(),
+        language=language,
+        tags=tags or [],
+        title=title,
+        max_chars=deps.settings.knowledge_passage_chars,
+    )
+    return await _import(principal, deps, uow, parsed, fmt)
 
 
 @router.get(

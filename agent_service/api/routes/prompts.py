@@ -7,12 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from agent_service.agent.preview import ContactNotFound, preview_conversation
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, invalid, not_found
+from agent_service.agent.preview import preview_conversation
+from agent_service.api.deps import (
+    AdminKey,
+    AgentDepsDep,
+    ClockDep,
+    SessionDep,
+    UnitOfWork,
+    UnitOfWorkDep,
+)
+from agent_service.api.errors import documented
 from agent_service.db import models
 from agent_service.prompts import versions as prompt_versions
-from agent_service.prompts.templates import PROMPT_FILES, PromptError, validate
+from agent_service.prompts.templates import PROMPT_FILES, validate
 from agent_service.schemas.prompts import (
     PreviewRequest,
     PreviewResponse,
@@ -23,7 +30,6 @@ from agent_service.schemas.prompts import (
     PromptVersionCreate,
     PromptVersionPublic,
 )
-from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/prompts", tags=["prompts"])
@@ -81,12 +87,9 @@ async def list_versions(
 async def get_version(
     name: PromptName, version: VersionPath, principal: AdminKey, session: SessionDep
 ) -> PromptVersionPublic:
-    try:
-        return _public(
-            await prompt_versions.get_version(session, principal.workspace_id, name, version)
-        )
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
+    return _public(
+        await prompt_versions.get_version(session, principal.workspace_id, name, version)
+    )
 
 
 @router.post(
@@ -99,24 +102,20 @@ async def create_version(
     name: PromptName,
     body: PromptVersionCreate,
     principal: AdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
 ) -> PromptVersionPublic:
     """Store a new version (validated); activate it now if asked."""
-    now = deps.clock()
-    try:
-        row = await prompt_versions.create_version(
-            session, principal.workspace_id, name, body.body, now
-        )
-    except PromptError as exc:
-        raise invalid(str(exc)) from exc
-    _audit(session, principal, "prompt.create_version", name, None, {"version": row.version}, now)
+    now = clock()
+    row = await prompt_versions.create_version(
+        uow.session, principal.workspace_id, name, body.body, now
+    )
+    _audit(uow, principal, "prompt.create_version", name, None, {"version": row.version}, now)
     if body.activate:
         previous, row = await prompt_versions.activate(
-            session, principal.workspace_id, name, row.version
+            uow.session, principal.workspace_id, name, row.version
         )
-        _audit(session, principal, "prompt.activate", name, previous, row.version, deps.clock())
-    await session.commit()
+        _audit(uow, principal, "prompt.activate", name, previous, row.version, clock())
     return _public(row)
 
 
@@ -129,11 +128,8 @@ async def diff(
     to_version: Annotated[int, Query(alias="to", ge=1, le=1_000_000, examples=[2])],
 ) -> PromptDiff:
     """What changed between two versions, as a unified diff."""
-    try:
-        old = await prompt_versions.get_version(session, principal.workspace_id, name, from_version)
-        new = await prompt_versions.get_version(session, principal.workspace_id, name, to_version)
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
+    old = await prompt_versions.get_version(session, principal.workspace_id, name, from_version)
+    new = await prompt_versions.get_version(session, principal.workspace_id, name, to_version)
     return PromptDiff(
         name=name,
         from_version=from_version,
@@ -151,19 +147,14 @@ async def activate(
     name: PromptName,
     version: VersionPath,
     principal: AdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
 ) -> PromptVersionPublic:
     """Make this version the one turns use, from the next message on."""
-    now = deps.clock()
-    try:
-        previous, row = await prompt_versions.activate(
-            session, principal.workspace_id, name, version
-        )
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
-    _audit(session, principal, "prompt.activate", name, previous, row.version, now)
-    await session.commit()
+    now = clock()
+    session = uow.session
+    previous, row = await prompt_versions.activate(session, principal.workspace_id, name, version)
+    _audit(uow, principal, "prompt.activate", name, previous, row.version, now)
     return _public(row)
 
 
@@ -173,17 +164,14 @@ async def activate(
     responses=documented(not_found=NOT_FOUND, conflict="There is no earlier version to return to."),
 )
 async def rollback(
-    name: PromptName, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    name: PromptName, principal: AdminKey, clock: ClockDep, uow: UnitOfWorkDep
 ) -> PromptVersionPublic:
     """Re-activate the version that was active before the current one."""
-    now = deps.clock()
-    try:
-        target = await prompt_versions.rollback_target(session, principal.workspace_id, name)
-    except PromptError as exc:
-        raise conflict(str(exc)) from exc
+    now = clock()
+    session = uow.session
+    target = await prompt_versions.rollback_target(session, principal.workspace_id, name)
     previous, row = await prompt_versions.activate(session, principal.workspace_id, name, target)
-    _audit(session, principal, "prompt.rollback", name, previous, row.version, now)
-    await session.commit()
+    _audit(uow, principal, "prompt.rollback", name, previous, row.version, now)
     return _public(row)
 
 
@@ -198,34 +186,26 @@ async def preview(
     """Run a short conversation against draft (or stored, inactive) prompts. Nothing is stored
     and no contact changes; see the replies, tool calls, retrieved passages and refusals."""
     overrides: dict[str, tuple[str, int]] = {}
-    try:
-        for name, version in body.versions.items():
-            row = await prompt_versions.get_version(session, principal.workspace_id, name, version)
-            overrides[name] = (row.body, row.version)
-        for name, draft in body.drafts.items():
-            validate(name, draft)
-            overrides[name] = (draft, 0)
-    except prompt_versions.PromptNotFound as exc:
-        raise not_found(str(exc)) from exc
-    except PromptError as exc:
-        raise invalid(str(exc)) from exc
-    try:
-        label, turns = await preview_conversation(
-            deps,
-            principal.workspace_id,
-            body.messages,
-            overrides,
-            contact_name=body.contact_name,
-            locale=body.locale,
-            contact_id=body.contact_id,
-        )
-    except ContactNotFound as exc:
-        raise not_found(f"contact '{exc}'") from exc
+    for name, version in body.versions.items():
+        row = await prompt_versions.get_version(session, principal.workspace_id, name, version)
+        overrides[name] = (row.body, row.version)
+    for name, draft in body.drafts.items():
+        validate(name, draft)
+        overrides[name] = (draft, 0)
+    label, turns = await preview_conversation(
+        deps,
+        principal.workspace_id,
+        body.messages,
+        overrides,
+        contact_name=body.contact_name,
+        locale=body.locale,
+        contact_id=body.contact_id,
+    )
     return PreviewResponse(prompt_version=label, turns=[PreviewTurn(**t) for t in turns])
 
 
 def _audit(
-    session: SessionDep,
+    uow: UnitOfWork,
     principal: Principal,
     action: str,
     name: str,
@@ -233,10 +213,8 @@ def _audit(
     after: int | dict[str, int],
     now: datetime,
 ) -> None:
-    audit.record(
-        session,
-        workspace_id=principal.workspace_id,
-        key_id=principal.key_id,
+    uow.audit(
+        principal,
         action=action,
         target_type="prompt",
         target_id=name,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.deps import AdminKey, SessionDep, UnitOfWorkDep
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.qualification import editing as settings
 from agent_service.schemas.qualification import (
@@ -15,7 +15,6 @@ from agent_service.schemas.qualification import (
     QualificationPublic,
     Rule,
 )
-from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/qualification", tags=["qualification"])
 NOT_FOUND = "No such field in this workspace."
@@ -41,25 +40,19 @@ async def get_qualification(principal: AdminKey, session: SessionDep) -> Qualifi
     responses=documented(conflict=CONFLICT),
 )
 async def create_field(
-    body: FieldCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    body: FieldCreate, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> FieldPublic:
-    try:
-        row = await settings.create_field(
-            session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
-        )
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
-        principal,
-        deps.clock(),
-        "qualification",
-        "qualification.field_create",
-        row.id,
-        None,
-        settings.field_snapshot(row),
+    row = await settings.create_field(
+        session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
     )
-    await session.commit()
+    uow.audit(
+        principal,
+        action="qualification.field_create",
+        target_type="qualification",
+        target_id=row.id,
+        before=None,
+        after=settings.field_snapshot(row),
+    )
     return _public(row)
 
 
@@ -69,26 +62,20 @@ async def create_field(
     responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
 )
 async def update_field(
-    field_id: str, body: FieldUpdate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    field_id: str, body: FieldUpdate, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> FieldPublic:
     row = await settings.get_field(session, principal.workspace_id, field_id)
     if row is None:
         raise not_found(f"field '{field_id}'")
-    try:
-        before = await settings.update_field(session, row, body.model_dump(exclude_unset=True))
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
+    before = await settings.update_field(session, row, body.model_dump(exclude_unset=True))
+    uow.audit(
         principal,
-        deps.clock(),
-        "qualification",
-        "qualification.field_update",
-        row.id,
-        before,
-        settings.field_snapshot(row),
+        action="qualification.field_update",
+        target_type="qualification",
+        target_id=row.id,
+        before=before,
+        after=settings.field_snapshot(row),
     )
-    await session.commit()
     return _public(row)
 
 
@@ -98,48 +85,36 @@ async def update_field(
     responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
 )
 async def delete_field(
-    field_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    field_id: str, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> Response:
     row = await settings.get_field(session, principal.workspace_id, field_id)
     if row is None:
         raise not_found(f"field '{field_id}'")
     before = settings.field_snapshot(row)
-    try:
-        await settings.delete_field(session, row)
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
+    await settings.delete_field(session, row)
+    uow.audit(
         principal,
-        deps.clock(),
-        "qualification",
-        "qualification.field_delete",
-        field_id,
-        before,
-        None,
+        action="qualification.field_delete",
+        target_type="qualification",
+        target_id=field_id,
+        before=before,
+        after=None,
     )
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/rule", response_model=Rule, responses=documented(conflict=CONFLICT))
 async def set_rule(
-    body: Rule, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    body: Rule, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> Rule:
     """Replace the rule; it must name existing fields, an active stage and a team key."""
-    try:
-        before = await settings.set_rule(session, principal.workspace_id, body.model_dump())
-    except settings.QualificationConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
+    before = await settings.set_rule(session, principal.workspace_id, body.model_dump())
+    uow.audit(
         principal,
-        deps.clock(),
-        "qualification",
-        "qualification.rule",
-        None,
-        before,
-        body.model_dump(),
+        action="qualification.rule",
+        target_type="qualification",
+        target_id=None,
+        before=before,
+        after=body.model_dump(),
     )
-    await session.commit()
     return body

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 
-from agent_service.api.deps import AgentDepsDep, SessionDep, require
+from agent_service.api.deps import ClockDep, SessionDep, require
 from agent_service.api.errors import ERROR_RESPONSES, InvalidBody
 from agent_service.reports.ai_vs_human import ai_vs_human_report
 from agent_service.reports.attribution import attribution_report
@@ -44,7 +44,7 @@ class Params:
     def __init__(
         self,
         principal: AdminKey,
-        deps: AgentDepsDep,
+        clock: ClockDep,
         start: Annotated[
             date | None, Query(alias="from", description="First day (UTC); default 30 days ago.")
         ] = None,
@@ -57,7 +57,7 @@ class Params:
         format: Annotated[str | None, Query(description="json, csv or svg.")] = None,
         accept: Annotated[str | None, Header()] = None,
     ) -> None:
-        today = deps.clock().date()
+        today = clock().date()
         for name, day in (("from", start), ("to", end)):
             if day is not None and not EARLIEST <= day <= LATEST:
                 raise HTTPException(

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.deps import AdminKey, ClockDep, SessionDep, UnitOfWorkDep
+from agent_service.api.errors import documented
 from agent_service.db import models
 from agent_service.lifecycle import editing
 from agent_service.schemas.stages import (
@@ -17,7 +17,6 @@ from agent_service.schemas.stages import (
     StagePublic,
     StageUpdate,
 )
-from agent_service.workspaces import audit
 
 router = APIRouter(prefix="/v1/stages", tags=["stages"])
 NOT_FOUND = "No such stage in this workspace."
@@ -46,49 +45,37 @@ async def list_stages(principal: AdminKey, session: SessionDep) -> list[StagePub
     responses=documented(conflict=CONFLICT),
 )
 async def create_stage(
-    body: StageCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    body: StageCreate, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> StagePublic:
-    try:
-        row = await editing.create_stage(
-            session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
-        )
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
-        principal,
-        deps.clock(),
-        "stage",
-        "stage.create",
-        row.id,
-        None,
-        editing.snapshot(row),
+    row = await editing.create_stage(
+        session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
     )
-    await session.commit()
+    uow.audit(
+        principal,
+        action="stage.create",
+        target_type="stage",
+        target_id=row.id,
+        before=None,
+        after=editing.snapshot(row),
+    )
     return _public(row, {})
 
 
 @router.put("/order", response_model=list[StagePublic], responses=documented(conflict=CONFLICT))
 async def reorder(
-    body: StageOrder, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    body: StageOrder, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> list[StagePublic]:
     """Set the funnel order: give every stage id once, in order."""
     before = [s.id for s in await editing.all_stages(session, principal.workspace_id)]
-    try:
-        await editing.reorder(session, principal.workspace_id, body.ids)
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
+    await editing.reorder(session, principal.workspace_id, body.ids)
+    uow.audit(
         principal,
-        deps.clock(),
-        "stage",
-        "stage.reorder",
-        None,
-        {"ids": before},
-        {"ids": body.ids},
+        action="stage.reorder",
+        target_type="stage",
+        target_id=None,
+        before={"ids": before},
+        after={"ids": body.ids},
     )
-    await session.commit()
     return await _listing(session, principal.workspace_id)
 
 
@@ -98,28 +85,20 @@ async def reorder(
     responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
 )
 async def update_stage(
-    stage_id: str, body: StageUpdate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    stage_id: str, body: StageUpdate, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> StagePublic:
     """Rename (contacts in the stage are renamed with it) or change its flags."""
-    try:
-        row, before = await editing.update_stage(
-            session, principal.workspace_id, stage_id, body.model_dump(exclude_unset=True)
-        )
-    except editing.StageNotFound as exc:
-        raise not_found(str(exc)) from exc
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
-        principal,
-        deps.clock(),
-        "stage",
-        "stage.update",
-        row.id,
-        before,
-        editing.snapshot(row),
+    row, before = await editing.update_stage(
+        session, principal.workspace_id, stage_id, body.model_dump(exclude_unset=True)
     )
-    await session.commit()
+    uow.audit(
+        principal,
+        action="stage.update",
+        target_type="stage",
+        target_id=row.id,
+        before=before,
+        after=editing.snapshot(row),
+    )
     return _public(row, await editing.contact_counts(session, principal.workspace_id))
 
 
@@ -131,30 +110,23 @@ async def update_stage(
 async def delete_stage(
     stage_id: str,
     principal: AdminKey,
-    deps: AgentDepsDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
     session: SessionDep,
     move_to: Annotated[
         str | None, Query(description="Stage to move its contacts to.", examples=["Cold Lead"])
     ] = None,
 ) -> StageDeleted:
     """Delete a stage; refused while contacts are in it unless ``move_to`` names a stage."""
-    try:
-        row, moved = await editing.delete_stage(
-            session, principal.workspace_id, stage_id, move_to, deps.clock(), principal.key_id
-        )
-    except editing.StageNotFound as exc:
-        raise not_found(str(exc)) from exc
-    except editing.StageConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
-        principal,
-        deps.clock(),
-        "stage",
-        "stage.delete",
-        stage_id,
-        editing.snapshot(row),
-        {"moved_contacts": moved, "move_to": move_to},
+    row, moved = await editing.delete_stage(
+        session, principal.workspace_id, stage_id, move_to, clock(), principal.key_id
     )
-    await session.commit()
+    uow.audit(
+        principal,
+        action="stage.delete",
+        target_type="stage",
+        target_id=stage_id,
+        before=editing.snapshot(row),
+        after={"moved_contacts": moved, "move_to": move_to},
+    )
     return StageDeleted(deleted=row.name, moved_contacts=moved)

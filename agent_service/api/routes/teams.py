@@ -6,13 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
-from agent_service.api.deps import AdminKey, AgentDepsDep, SessionDep, require
-from agent_service.api.responses import conflict, documented, not_found
+from agent_service.api.deps import (
+    AdminKey,
+    Clock,
+    ClockDep,
+    SessionDep,
+    UnitOfWork,
+    UnitOfWorkDep,
+    require,
+)
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.schemas.teams import Availability, TeamCreate, TeamPublic, TeamUpdate
 from agent_service.teams import editing
 from agent_service.teams.hours import TeamConfig
-from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal
 
 router = APIRouter(prefix="/v1/teams", tags=["teams"])
@@ -21,7 +28,7 @@ CONFLICT = "Bad time zone or hours, a taken key, or the team is used by the work
 ChannelOrAdmin = Annotated[Principal, Depends(require("channel", "admin"))]
 
 
-def _public(row: models.Team, deps: AgentDepsDep, default_key: str | None) -> TeamPublic:
+def _public(row: models.Team, clock: Clock, default_key: str | None) -> TeamPublic:
     config = TeamConfig(
         key=row.key,
         name=row.name,
@@ -29,7 +36,7 @@ def _public(row: models.Team, deps: AgentDepsDep, default_key: str | None) -> Te
         business_hours=row.business_hours,
         online_agents=row.online_agents,
     )
-    now = deps.clock()
+    now = clock()
     return TeamPublic(
         id=row.id,
         **editing.snapshot(row),
@@ -49,12 +56,10 @@ async def _team(session: SessionDep, principal: Principal, team_id: str) -> mode
 
 
 @router.get("", response_model=list[TeamPublic], responses=documented())
-async def list_teams(
-    principal: AdminKey, deps: AgentDepsDep, session: SessionDep
-) -> list[TeamPublic]:
+async def list_teams(principal: AdminKey, clock: ClockDep, session: SessionDep) -> list[TeamPublic]:
     default_key = await editing.default_team_key(session, principal.workspace_id)
     rows = await editing.teams(session, principal.workspace_id)
-    return [_public(t, deps, default_key) for t in rows]
+    return [_public(t, clock, default_key) for t in rows]
 
 
 @router.post(
@@ -64,36 +69,34 @@ async def list_teams(
     responses=documented(conflict=CONFLICT),
 )
 async def create_team(
-    body: TeamCreate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    body: TeamCreate,
+    principal: AdminKey,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
+    session: SessionDep,
 ) -> TeamPublic:
-    try:
-        row = await editing.create_team(
-            session, principal.workspace_id, body.model_dump(exclude={"default"})
-        )
-    except editing.TeamConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
+    row = await editing.create_team(
+        session, principal.workspace_id, body.model_dump(exclude={"default"})
+    )
+    uow.audit(
         principal,
-        deps.clock(),
-        "team",
-        "team.create",
-        row.id,
-        None,
-        editing.snapshot(row),
+        action="team.create",
+        target_type="team",
+        target_id=row.id,
+        before=None,
+        after=editing.snapshot(row),
     )
     if body.default:
-        await _make_default(session, principal, deps, row)
-    await session.commit()
-    return _public(row, deps, await editing.default_team_key(session, principal.workspace_id))
+        await _make_default(session, principal, uow, row)
+    return _public(row, clock, await editing.default_team_key(session, principal.workspace_id))
 
 
 @router.get("/{team_id}", response_model=TeamPublic, responses=documented(not_found=NOT_FOUND))
 async def get_team(
-    team_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    team_id: str, principal: AdminKey, clock: ClockDep, session: SessionDep
 ) -> TeamPublic:
     default_key = await editing.default_team_key(session, principal.workspace_id)
-    return _public(await _team(session, principal, team_id), deps, default_key)
+    return _public(await _team(session, principal, team_id), clock, default_key)
 
 
 @router.patch(
@@ -102,28 +105,27 @@ async def get_team(
     responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
 )
 async def update_team(
-    team_id: str, body: TeamUpdate, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    team_id: str,
+    body: TeamUpdate,
+    principal: AdminKey,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
+    session: SessionDep,
 ) -> TeamPublic:
     row = await _team(session, principal, team_id)
     changes = body.model_dump(exclude_unset=True, exclude={"default"})
-    try:
-        before = await editing.update_team(session, row, changes)
-    except editing.TeamConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session,
+    before = await editing.update_team(session, row, changes)
+    uow.audit(
         principal,
-        deps.clock(),
-        "team",
-        "team.update",
-        row.id,
-        before,
-        editing.snapshot(row),
+        action="team.update",
+        target_type="team",
+        target_id=row.id,
+        before=before,
+        after=editing.snapshot(row),
     )
     if body.default:
-        await _make_default(session, principal, deps, row)
-    await session.commit()
-    return _public(row, deps, await editing.default_team_key(session, principal.workspace_id))
+        await _make_default(session, principal, uow, row)
+    return _public(row, clock, await editing.default_team_key(session, principal.workspace_id))
 
 
 @router.delete(
@@ -132,18 +134,19 @@ async def update_team(
     responses=documented(not_found=NOT_FOUND, conflict=CONFLICT),
 )
 async def delete_team(
-    team_id: str, principal: AdminKey, deps: AgentDepsDep, session: SessionDep
+    team_id: str, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> Response:
     row = await _team(session, principal, team_id)
     before = editing.snapshot(row)
-    try:
-        await editing.delete_team(session, row)
-    except editing.TeamConflict as exc:
-        raise conflict(str(exc)) from exc
-    audit.record_by_key(
-        session, principal, deps.clock(), "team", "team.delete", team_id, before, None
+    await editing.delete_team(session, row)
+    uow.audit(
+        principal,
+        action="team.delete",
+        target_type="team",
+        target_id=team_id,
+        before=before,
+        after=None,
     )
-    await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -156,29 +159,27 @@ async def set_availability(
     team_id: str,
     body: Availability,
     principal: ChannelOrAdmin,
-    deps: AgentDepsDep,
+    clock: ClockDep,
+    uow: UnitOfWorkDep,
     session: SessionDep,
 ) -> TeamPublic:
     """The messaging layer reports how many agents of the team are online (0 = nobody).
 
     Handoffs while nobody is online follow the team's fallback."""
     row = await _team(session, principal, team_id)
-    await editing.set_availability(row, body.online_agents, deps.clock())
-    await session.commit()
-    return _public(row, deps, await editing.default_team_key(session, principal.workspace_id))
+    await editing.set_availability(row, body.online_agents, clock())
+    return _public(row, clock, await editing.default_team_key(session, principal.workspace_id))
 
 
 async def _make_default(
-    session: SessionDep, principal: Principal, deps: AgentDepsDep, row: models.Team
+    session: SessionDep, principal: Principal, uow: UnitOfWork, row: models.Team
 ) -> None:
     previous = await editing.make_default(session, row)
-    audit.record_by_key(
-        session,
+    uow.audit(
         principal,
-        deps.clock(),
-        "team",
-        "team.default",
-        row.id,
-        {"default_handoff_team": previous},
-        {"default_handoff_team": row.key},
+        action="team.default",
+        target_type="team",
+        target_id=row.id,
+        before={"default_handoff_team": previous},
+        after={"default_handoff_team": row.key},
     )

@@ -5,8 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from agent_service.agent.verified_facts import editing as facts_settings
-from agent_service.api.deps import AgentDepsDep, BootstrapOrAdminKey, SessionDep
-from agent_service.api.responses import documented, invalid, not_found
+from agent_service.api.deps import (
+    AgentDepsDep,
+    BootstrapOrAdminKey,
+    SessionDep,
+    UnitOfWorkDep,
+)
+from agent_service.api.errors import documented, not_found
 from agent_service.db import models
 from agent_service.schemas.workspaces import (
     KeyCreated,
@@ -15,7 +20,6 @@ from agent_service.schemas.workspaces import (
     WorkspaceCreated,
     WorkspacePublic,
 )
-from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal
 from agent_service.workspaces.config import VerifiedFacts
 from agent_service.workspaces.setup import create_api_key, create_workspace, default_template
@@ -30,7 +34,7 @@ router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
     responses=documented(invalid="The name is missing or too long."),
 )
 async def create(
-    body: WorkspaceCreate, caller: BootstrapOrAdminKey, deps: AgentDepsDep, session: SessionDep
+    body: WorkspaceCreate, caller: BootstrapOrAdminKey, deps: AgentDepsDep, uow: UnitOfWorkDep
 ) -> WorkspaceCreated:
     """Create a workspace with the default stages and prompts and an empty knowledge base.
 
@@ -42,12 +46,13 @@ async def create(
     template.settings.update(
         default_language=body.default_language, business_description=body.business_description
     )
-    workspace = await create_workspace(session, template, now)
-    key, plain = await create_api_key(session, workspace.id, ["admin"], now, label="first admin")
-    audit.record(
-        session,
+    workspace = await create_workspace(uow.session, template, now)
+    key, plain = await create_api_key(
+        uow.session, workspace.id, ["admin"], now, label="first admin"
+    )
+    uow.audit(
+        caller,
         workspace_id=workspace.id,
-        key_id=caller.key_id,
         action="workspace.create",
         target_type="workspace",
         target_id=workspace.id,
@@ -55,7 +60,6 @@ async def create(
         after={"name": workspace.name, "created_by_workspace": caller.workspace_id or None},
         now=now,
     )
-    await session.commit()
     return WorkspaceCreated(
         id=workspace.id,
         name=workspace.name,
@@ -115,27 +119,20 @@ async def put_verified_facts(
     workspace_id: str,
     body: VerifiedFactsBody,
     caller: BootstrapOrAdminKey,
-    deps: AgentDepsDep,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
 ) -> VerifiedFactsBody:
     """Replace the verified payment accounts, phone numbers and links (all three lists; one
     left out becomes empty). A reply quoting any other account number, phone number or link is
     replaced by these, or handed to a person when the workspace lists none of that kind."""
-    workspace = await _managed(session, caller, workspace_id)
-    try:
-        before, after = facts_settings.replace_facts(workspace, VerifiedFacts(**body.model_dump()))
-    except facts_settings.FactsRejected as exc:
-        raise invalid(str(exc)) from exc
-    audit.record(
-        session,
+    workspace = await _managed(uow.session, caller, workspace_id)
+    before, after = facts_settings.replace_facts(workspace, VerifiedFacts(**body.model_dump()))
+    uow.audit(
+        caller,
         workspace_id=workspace_id,
-        key_id=caller.key_id,
         action="workspace.verified_facts",
         target_type="workspace",
         target_id=workspace_id,
         before=before,
         after=after,
-        now=deps.clock(),
     )
-    await session.commit()
     return VerifiedFactsBody(**after)
