@@ -7,7 +7,8 @@ earlier messages, the language a good agent answers in), plus every customer que
 retrieval sets (a first message, no locale: the workspace's default, English, is the fallback).
 The reply language is chosen as a turn does: each earlier message moves the conversation's
 language (the contact's stored language), the locale stands in before there is one.
-Beside it, the simplest baseline: lingua's statistical detector alone, as before issue 11.
+Beside it, the simplest baseline: lingua's statistical detector alone, as the service used it
+before the function-word vote.
 
 ``--check`` exits 1 unless the test part's cases are >= 0.97 right.
 """
@@ -29,7 +30,7 @@ Detector = Callable[[str, str], str]
 
 
 def lingua_only(text: str, fallback: str) -> str:
-    """The detector before issue 11: lingua's top language at >= 0.6, Thai by its script."""
+    """The old detector: lingua's top language at >= 0.6, Thai by its script."""
     codes = {
         Language.ENGLISH: "en",
         Language.VIETNAMESE: "vi",

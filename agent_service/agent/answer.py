@@ -68,6 +68,38 @@ class Answered:
     callbacks_due: bool
 
 
+@dataclass
+class TurnInputs:
+    """Everything a turn reads before it decides, read in one session."""
+
+    config: WorkspaceConfig
+    contact_row: models.Contact
+    past: list[models.Message]  # the conversation so far, oldest first
+    answered_until: datetime | None  # sent_at of the newest message already answered
+    handed_back: list[str]  # reason categories of handoffs the humans gave back
+    turns_so_far: int  # agent turns since a human last released the conversation
+
+
+async def read_turn_inputs(
+    deps: AgentDeps, workspace_id: str, newest: models.Message
+) -> TurnInputs:
+    """The turn's inputs for the contact of ``newest``: the one place a turn reads them."""
+    async with deps.sessions() as session:
+        config = await deps.configs.load(session, workspace_id)
+        contact_row = await session.get(models.Contact, newest.contact_id)
+        assert contact_row is not None
+        return TurnInputs(
+            config=config,
+            contact_row=contact_row,
+            past=await inbox.history(
+                session, contact_row.id, newest.id, deps.settings.history_messages
+            ),
+            answered_until=await inbox.last_answered_sent_at(session, contact_row.id),
+            handed_back=await given_back_categories(session, contact_row.id),
+            turns_so_far=await turns_since_release(session, contact_row.id),
+        )
+
+
 async def answer_messages(
     deps: AgentDeps, workspace_id: str, batch: list[models.Message]
 ) -> Answered:
@@ -80,21 +112,14 @@ async def answer_messages(
     now = deps.clock()
     newest = batch[-1]
     text = "\n".join(m.text for m in batch)
-    async with deps.sessions() as session:
-        config = await deps.configs.load(session, workspace_id)
-        contact_row = await session.get(models.Contact, newest.contact_id)
-        assert contact_row is not None
-        past = await inbox.history(
-            session, contact_row.id, newest.id, deps.settings.history_messages
-        )
-        answered_until = await inbox.last_answered_sent_at(session, contact_row.id)
-        handed_back = await given_back_categories(session, contact_row.id)  # no handoff loops
-        turns_so_far = await turns_since_release(session, contact_row.id)
+    inputs = await read_turn_inputs(deps, workspace_id, newest)
+    config, contact_row, past = inputs.config, inputs.contact_row, inputs.past
+    turns_so_far = inputs.turns_so_far
     # Late: the customer sent it before a message already answered. It is answered, but it must
     # not move the contact's state backwards (see docs/reliability.md).
-    late = answered_until is not None and newest.sent_at < answered_until
+    late = inputs.answered_until is not None and newest.sent_at < inputs.answered_until
     contact = inbox.contact_state(contact_row)
-    contact.handed_back = handed_back
+    contact.handed_back = inputs.handed_back
     if contact.owner == "human":
         summary = inbox.contact_summary(contact)
         silent = {

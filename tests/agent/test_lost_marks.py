@@ -1,4 +1,4 @@
-"""Lost marks only on a lead's clear words, and a reply that matches what was applied (issue 11).
+"""Lost marks only on a lead's clear words, and a reply that matches what was applied.
 
 Through HTTP on the offline planner: no hard-negative kind (a question, an objection,
 hesitation, a correction, a story about another provider, a negated idiom) marks a lead lost

@@ -1,4 +1,4 @@
-"""Reply language for messages a statistical detector alone gets wrong (issue 11)."""
+"""Reply language for messages a statistical detector alone gets wrong."""
 
 from __future__ import annotations
 
