@@ -16,6 +16,7 @@ from agent_service.api.errors import (
     http_error,
     index_unavailable,
 )
+from agent_service.api.input_guard import InputGuard
 from agent_service.api.request_id import RequestId
 from agent_service.api.routes import (
     approvals,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     )
     # A failed indexing stored nothing; say so instead of a bare 500.
     app.add_exception_handler(IndexUnavailable, index_unavailable)
+    app.add_middleware(InputGuard)  # inside the size limit: it reads bodies the limit bounds
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_request_bytes,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
+from agent_service.schemas.base import Patch
 from agent_service.schemas.messages import MessageResponse
 
 SECRET = Field(
@@ -34,8 +35,10 @@ class CallbackBody(BaseModel):
     response: MessageResponse
 
 
-class DeliveryUpdate(BaseModel):
+class DeliveryUpdate(Patch):
     """Fields sent are replaced (null clears them); fields left out stay as they are."""
+
+    clearable = frozenset({"callback_url", "callback_secret", "signing_secret"})
 
     callback_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)] | None = Field(
         default=None, description="Where responses to `Prefer: respond-async` requests are sent."

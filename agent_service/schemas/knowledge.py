@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent_service.schemas.base import Patch
+
 ENTRY_EXAMPLE: dict[str, Any] = {
     "question": "Giá chăm sóc da mặt cơ bản là bao nhiêu?",
     "answer": "Chăm sóc da mặt cơ bản giá 600,000 VND tại TP. Hồ Chí Minh.",
@@ -28,8 +30,10 @@ class EntryCreate(BaseModel):
     valid_until: date | None = Field(default=None, description="Last day it may be retrieved.")
 
 
-class EntryUpdate(BaseModel):
+class EntryUpdate(Patch):
     """New values; omitted fields keep their current value."""
+
+    clearable = frozenset({"valid_until"})
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"answer": "Giá mới: 650,000 VND.", "tags": ["price"]}]}

@@ -85,8 +85,10 @@ class InboundMessage(BaseModel):
     def _plausible_time(cls, value: datetime) -> datetime:
         # Stored in UTC: year 1 at +03:00 has no UTC time, and follow-up arithmetic near year
         # 9999 overflows. Real messages lie far inside these bounds.
+        if value.tzinfo is None:
+            raise ValueError("sent_at needs a time zone, e.g. 2026-11-22T06:00:00Z or +07:00")
         try:
-            utc = value.astimezone(UTC) if value.tzinfo else value
+            utc = value.astimezone(UTC)
         except OverflowError:
             utc = None
         if utc is None or not (_EARLIEST <= utc.replace(tzinfo=None) < _LATEST):

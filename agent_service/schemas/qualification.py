@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent_service.schemas.base import Patch
+
 FieldType = Literal["text", "choice", "date", "number", "phone", "email"]
 
 
@@ -36,7 +38,7 @@ class FieldCreate(BaseModel):
     )
 
 
-class FieldUpdate(BaseModel):
+class FieldUpdate(Patch):
     model_config = ConfigDict(json_schema_extra={"examples": [{"required": True}]})
 
     name: str | None = Field(

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent_service.schemas.base import Patch
+
 
 class StageCreate(BaseModel):
     model_config = ConfigDict(
@@ -28,7 +30,7 @@ class StageCreate(BaseModel):
     )
 
 
-class StageUpdate(BaseModel):
+class StageUpdate(Patch):
     """Rename (contacts in the stage follow) or change flags; omitted fields stay."""
 
     model_config = ConfigDict(

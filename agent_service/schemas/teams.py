@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent_service.schemas.base import Patch
+
 Fallback = Literal["collect_contact", "handoff_anyway"]
 
 
@@ -39,7 +41,7 @@ class TeamCreate(BaseModel):
     default: bool = Field(default=False, description="Handoffs that name no team go to this one.")
 
 
-class TeamUpdate(BaseModel):
+class TeamUpdate(Patch):
     model_config = ConfigDict(json_schema_extra={"examples": [{"fallback": "handoff_anyway"}]})
 
     key: str | None = Field(default=None, min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")
