@@ -165,3 +165,18 @@ async def get_bootstrap_or_admin(
 
 
 BootstrapOrAdminKey = Annotated[Principal, Depends(get_bootstrap_or_admin)]
+
+
+async def get_platform(caller: BootstrapOrAdminKey) -> Principal:
+    """The platform operator: the bootstrap key. A workspace's admin manages its own workspace,
+    not the platform (creating workspaces)."""
+    if not caller.bootstrap:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "creating workspaces is a platform operation: use the bootstrap key "
+            "(AGENT_SERVICE_BOOTSTRAP_ADMIN_KEY), not a workspace's admin key",
+        )
+    return caller
+
+
+PlatformKey = Annotated[Principal, Depends(get_platform)]

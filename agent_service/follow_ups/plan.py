@@ -43,15 +43,20 @@ async def run_follow_ups(
     settings: Settings,
     sender: FollowUpSender,
     now: datetime,
+    workspace_id: str | None = None,
 ) -> FollowUpRun:
-    """Plan follow-ups for leads that went quiet, then process every due step once."""
+    """Plan follow-ups for leads that went quiet, then process every due step once.
+
+    For one workspace when ``workspace_id`` is given (an admin's run), else for all of them
+    (the scheduler's tick)."""
     run = FollowUpRun()
-    run.planned = await plan_follow_ups(sessions, settings, now)
+    run.planned = await plan_follow_ups(sessions, settings, now, workspace_id)
+    mine = [] if workspace_id is None else [models.FollowUp.workspace_id == workspace_id]
     async with sessions() as session:
         due = (
             await session.scalars(
                 select(models.FollowUp.id)
-                .where(models.FollowUp.status == "pending", models.FollowUp.due_at <= now)
+                .where(models.FollowUp.status == "pending", models.FollowUp.due_at <= now, *mine)
                 .order_by(models.FollowUp.due_at)
                 .limit(settings.followup_batch_size)
             )
@@ -71,7 +76,10 @@ async def run_follow_ups(
 
 
 async def plan_follow_ups(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    now: datetime,
+    workspace_id: str | None = None,
 ) -> int:
     """Plan the first nudge for each active lead whose last message was the agent's reply."""
     if not settings.followup_delays_minutes:
@@ -82,11 +90,16 @@ async def plan_follow_ups(
     async with sessions() as session:
         candidates: list[models.Contact] = []
         # Per workspace, so the (workspace_id, updated_at) index bounds the scan.
-        for workspace_id in (await session.scalars(select(models.Workspace.id))).all():
+        workspaces = (
+            [workspace_id]
+            if workspace_id is not None
+            else (await session.scalars(select(models.Workspace.id))).all()
+        )
+        for each in workspaces:
             candidates += (
                 await session.scalars(
                     select(models.Contact).where(
-                        models.Contact.workspace_id == workspace_id,
+                        models.Contact.workspace_id == each,
                         models.Contact.updated_at >= horizon,
                         models.Contact.owner == "ai",
                         models.Contact.lost.is_(False),

@@ -31,9 +31,11 @@ async def run_due_follow_ups(
     sender: Annotated[FollowUpSender, Depends(follow_up_sender)],
 ) -> FollowUpRunResult:
     """Plan and send the follow-ups due now, on the service clock (the server also runs this
-    every `followup_poll_seconds`). Safe to call from several workers at once: each step is
-    claimed by exactly one. Runs for all workspaces: it is the scheduler's tick."""
-    run = await run_follow_ups(deps.sessions, deps.settings, sender, deps.clock())
+    every `followup_poll_seconds`, for every workspace). Safe to call from several workers at
+    once: each step is claimed by exactly one. Acts on the caller's workspace only."""
+    run = await run_follow_ups(
+        deps.sessions, deps.settings, sender, deps.clock(), principal.workspace_id
+    )
     if run.queued:
         deps.outbox_ready.set()  # the dispatcher sends the nudges now
     return FollowUpRunResult(

@@ -8,6 +8,7 @@ from agent_service.agent.verified_facts import editing as facts_settings
 from agent_service.api.deps import (
     AgentDepsDep,
     BootstrapOrAdminKey,
+    PlatformKey,
     SessionDep,
     UnitOfWorkDep,
 )
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
     responses=documented(invalid="The name is missing or too long."),
 )
 async def create(
-    body: WorkspaceCreate, caller: BootstrapOrAdminKey, deps: AgentDepsDep, uow: UnitOfWorkDep
+    body: WorkspaceCreate, caller: PlatformKey, deps: AgentDepsDep, uow: UnitOfWorkDep
 ) -> WorkspaceCreated:
     """Create a workspace with the default stages and prompts and an empty knowledge base.
 

@@ -15,8 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent_service.testing.recording_sender import RecordingFollowUpSender
-from tests.conftest import ADMIN, CHANNEL, ClientFactory, TickingClock, send
+from tests.conftest import ADMIN, CHANNEL, ClientFactory, TickingClock, message, send
 
+BOOTSTRAP = {"Authorization": "Bearer test-bootstrap-key-0001"}
 FOLLOW_UPS = {
     "followup_delays_minutes": [240, 1320],
     "followup_cold_after_minutes": 1440,
@@ -262,3 +263,24 @@ def test_with_delivery_settings_nudges_go_through_the_signed_callback_outbox(
 
 def test_run_needs_the_admin_role(client: TestClient) -> None:
     assert client.post("/v1/followups/run", headers=CHANNEL).status_code == 403
+
+
+def test_an_admin_runs_the_follow_ups_of_its_own_workspace_only(
+    make_client: ClientFactory,
+) -> None:
+    clock = TickingClock()
+    with make_client(clock=clock, **FOLLOW_UPS) as client:
+        sender = recording(client)
+        other = client.post("/v1/workspaces", json={"name": "Other"}, headers=BOOTSTRAP).json()
+        other_admin = {"Authorization": f"Bearer {other['admin_key']['key']}"}
+        other_channel = client.post(
+            f"/v1/workspaces/{other['id']}/keys", json={"roles": ["channel"]}, headers=other_admin
+        ).json()
+        headers = {"Authorization": f"Bearer {other_channel['key']}"}
+        said = client.post("/v1/messages", json=message("hello", contact="o-1"), headers=headers)
+        assert said.status_code == 200, said.text
+        clock.advance(timedelta(hours=5))
+        mine = run(client)  # the demo workspace's admin
+        assert mine["planned"] == 0 and mine["sent"] == 0 and not sender.sent
+        theirs = client.post("/v1/followups/run", headers=other_admin).json()
+        assert theirs["planned"] == 1 and theirs["sent"] == 1 and len(sender.sent) == 1

@@ -48,13 +48,16 @@ def test_key_is_shown_once_and_works_for_its_role_until_revoked(client: TestClie
     assert again.status_code == 401
 
 
-def test_workspace_creation_needs_bootstrap_or_admin_key(client: TestClient) -> None:
+def test_workspace_creation_is_a_platform_operation(client: TestClient) -> None:
     assert client.post("/v1/workspaces", json={"name": "x"}).status_code == 401
     bad = _bearer("not-a-key")
     assert client.post("/v1/workspaces", json={"name": "x"}, headers=bad).status_code == 401
     for role in (CHANNEL, QA):
         assert client.post("/v1/workspaces", json={"name": "x"}, headers=role).status_code == 403
-    assert client.post("/v1/workspaces", json={"name": "x"}, headers=ADMIN).status_code == 201
+    # A workspace's admin manages that workspace, not the platform.
+    refused = client.post("/v1/workspaces", json={"name": "x"}, headers=ADMIN)
+    assert refused.status_code == 403 and "bootstrap key" in refused.json()["detail"]
+    assert client.post("/v1/workspaces", json={"name": "x"}, headers=BOOTSTRAP).status_code == 201
 
 
 def test_admin_of_one_workspace_cannot_manage_another_workspaces_keys(client: TestClient) -> None:
