@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from agent_service.agent.usage import ModelUsage
 from agent_service.core.config import Settings
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -88,9 +89,15 @@ class _Backoff:
 
 
 async def invoke_model(
-    model: Runnable[Any, BaseMessage], messages: Sequence[BaseMessage], settings: Settings
+    model: Runnable[Any, BaseMessage],
+    messages: Sequence[BaseMessage],
+    settings: Settings,
+    usage: ModelUsage,
 ) -> AIMessage:
-    """One model call with bounded retries; raises ModelUnavailable when it cannot answer."""
+    """One model call with bounded retries; raises ModelUnavailable when it cannot answer.
+
+    Every attempt is counted in ``usage``, the failed ones too: each was a request the
+    provider may bill."""
     retrying = AsyncRetrying(
         retry=retry_if_exception(is_retryable),
         stop=stop_after_attempt(settings.llm_max_attempts),
@@ -100,6 +107,7 @@ async def invoke_model(
     try:
         async for attempt in retrying:
             with attempt:
+                usage.count_request()
                 result = await model.ainvoke(list(messages))
     except ModelUnavailable:
         raise

@@ -65,7 +65,7 @@ async def run_llm_agent(
     reply = ""
     for iteration in range(settings.max_tool_iterations):
         started = time.perf_counter()
-        ai = await invoke_model(bound, messages, settings)
+        ai = await invoke_model(bound, messages, settings, usage)
         usage.add(ai, (time.perf_counter() - started) * 1000)
         messages.append(ai)
         reply = ai.text.strip() if isinstance(ai.text, str) else str(ai.content).strip()

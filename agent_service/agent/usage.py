@@ -31,8 +31,12 @@ class ModelUsage:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
-    def add(self, message: AIMessage, latency_ms: float = 0.0) -> None:
+    def count_request(self) -> None:
+        """One request sent to the model, answered or not: a failed attempt is a call too."""
         self.calls += 1
+
+    def add(self, message: AIMessage, latency_ms: float = 0.0) -> None:
+        """The reply of a call (counted by ``count_request``): its tokens and latency."""
         self.latencies_ms.append(round(latency_ms, 2))
         if message.usage_metadata:
             self.input_tokens += message.usage_metadata.get("input_tokens", 0)

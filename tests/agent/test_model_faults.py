@@ -104,6 +104,8 @@ def test_provider_fault_falls_back_to_the_offline_planner(
         body, elapsed = ask(client, PRICE_QUESTION, "c-fault")
         turn = assert_one_reply_and_recorded(client, "c-fault", error)
     assert 1 <= len(server.requests) <= max_calls
+    # Every request made is counted, and charged, though none was answered.
+    assert turn.model_calls == body["usage"]["model_calls"] == len(server.requests)
     assert body["status"] == "replied" and body["reply"]["text"]
     assert body["usage"]["brain"] == "llm+offline-planner" and turn.brain == "llm+offline-planner"
     assert elapsed < DEADLINE + 5  # a bound for the customer, not a performance figure
@@ -144,7 +146,7 @@ def test_a_429_with_retry_after_is_retried_once_then_the_model_answers(
     with wire_client(make_client, server) as client:
         body, _ = ask(client, PRICE_QUESTION, "c-429")
         assert_one_reply_and_recorded(client, "c-429", None)
-    assert len(server.requests) == 2
+    assert len(server.requests) == 2 and body["usage"]["model_calls"] == 2
     assert body["reply"]["text"] == "The basic facial is 600,000 VND."
     assert body["usage"]["brain"] == "llm" and body["usage"]["input_tokens"] == 200
 
