@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent_service.agent.turn import StillProcessing
 from agent_service.api.errors import (
     BodySizeLimit,
     ErrorBody,
@@ -103,6 +104,16 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             ErrorBody(detail=str(exc)).model_dump(),
             status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
+        )
+
+    @app.exception_handler(StillProcessing)
+    async def _still_processing(request: Request, exc: StillProcessing) -> JSONResponse:
+        # A repeat delivery whose first delivery is still being answered (here or on another
+        # replica): nothing is wrong with the request, so say when to come back.
+        return JSONResponse(
+            ErrorBody(detail=f"{exc}; retry shortly for the stored answer").model_dump(),
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     for router in (

@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 
 from agent_service.agent.turn import accept_message, run_turn
 from agent_service.api.deps import AgentDepsDep
-from agent_service.api.errors import ERROR_RESPONSES, RATE_LIMITED, ErrorBody
+from agent_service.api.errors import ERROR_RESPONSES, RATE_LIMITED, STILL_PROCESSING, ErrorBody
 from agent_service.api.inbound_signature import SignedChannelKey
 from agent_service.conversations.rate_limits import admit
 from agent_service.delivery import callback_settings
@@ -28,7 +28,7 @@ ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post(
     "",
     response_model=MessageResponse,
-    responses={**ERROR_RESPONSES, **ASYNC_RESPONSES, **RATE_LIMITED},
+    responses={**ERROR_RESPONSES, **ASYNC_RESPONSES, **RATE_LIMITED, **STILL_PROCESSING},
 )
 async def post_message(
     message: InboundMessage,

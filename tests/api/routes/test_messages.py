@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from langchain_core.messages import BaseMessage
 
+from agent_service.conversations import inbox
 from agent_service.testing.scripted_chat_model import ScriptedChatModel, reply, tool_call
 from tests.conftest import CHANNEL, ClientFactory, message, send
 
@@ -384,3 +386,20 @@ def test_missing_or_wrong_key(client: Any) -> None:
     assert client.post("/v1/messages", json=message("hi")).status_code == 401
     bad = {"Authorization": "Bearer nope"}
     assert client.post("/v1/messages", json=message("hi"), headers=bad).status_code == 401
+
+
+def test_a_repeat_while_the_first_delivery_is_still_answered_gets_503_with_retry_after(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = message("how much is the facial?", contact="c-inflight")
+    first = client.post("/v1/messages", json=body, headers=CHANNEL)
+    assert first.status_code == 200
+
+    async def still_answering(*_: Any, **__: Any) -> None:
+        return None  # as if another replica's turn were still on it (or had died on it)
+
+    monkeypatch.setattr(inbox, "stored_response", still_answering)
+    repeat = client.post("/v1/messages", json=body, headers=CHANNEL)
+    assert repeat.status_code == 503, repeat.text
+    assert repeat.headers["Retry-After"] == "5"
+    assert "still being processed" in repeat.json()["detail"]
