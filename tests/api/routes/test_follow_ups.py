@@ -223,11 +223,13 @@ def test_a_legacy_callback_url_gets_the_nudge_through_the_retried_outbox(
         send(client, "I want a facial", contact="c-cb")
         clock.advance(timedelta(hours=5))
         result = run(client)
-        for _ in range(200):  # the dispatcher runs in the app; wait for its delivery
-            if _Callback.received:
+        # The dispatcher runs in the app: wait until the callback arrived and its row says so
+        # (the row is marked delivered after the receiver answered, a moment later).
+        for _ in range(1000):
+            overview = client.get("/v1/workspaces/current/delivery", headers=ADMIN).json()
+            if _Callback.received and overview["callbacks"].get("delivered"):
                 break
             time.sleep(0.02)
-        overview = client.get("/v1/workspaces/current/delivery", headers=ADMIN).json()
     assert result["sent"] == 1 and result["delivery_errors"] == 0
     [body] = _Callback.received
     assert body["type"] == "follow_up" and body["contact_id"] == "c-cb"
@@ -248,11 +250,13 @@ def test_with_delivery_settings_nudges_go_through_the_signed_callback_outbox(
         send(client, "I want a facial", contact="c-ob")
         clock.advance(timedelta(hours=5))
         result = run(client)
-        for _ in range(200):  # the dispatcher runs in the app; wait for its delivery
-            if _Callback.received:
+        # The dispatcher runs in the app: wait until the callback arrived and its row says so
+        # (the row is marked delivered after the receiver answered, a moment later).
+        for _ in range(1000):
+            overview = client.get("/v1/workspaces/current/delivery", headers=ADMIN).json()
+            if _Callback.received and overview["callbacks"].get("delivered"):
                 break
             time.sleep(0.02)
-        overview = client.get("/v1/workspaces/current/delivery", headers=ADMIN).json()
     assert result["sent"] == 1 and result["delivery_errors"] == 0
     [body] = _Callback.received
     assert body["type"] == "follow_up" and body["contact_id"] == "c-ob" and body["step"] == 1
