@@ -15,6 +15,7 @@ from agent_service.agent.answer import answer_messages
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.outcome import AlreadyAnswered
 from agent_service.conversations import inbox
+from agent_service.conversations.rate_limits import RateLimits
 from agent_service.delivery.outbox import idempotency_key
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
@@ -24,10 +25,22 @@ class StillProcessing(TimeoutError):
     """The original delivery of a repeated message is still being answered."""
 
 
-async def run_turn(deps: AgentDeps, workspace_id: str, inbound: InboundMessage) -> MessageResponse:
-    """Store the message, then answer it once; a repeat gets the stored response."""
-    deps.query_batcher.prefetch(inbound.text)  # the embedding overlaps the storing and reads
-    received = await _store(deps, workspace_id, inbound, respond_async=False)
+async def run_turn(
+    deps: AgentDeps,
+    workspace_id: str,
+    inbound: InboundMessage,
+    limits: RateLimits | None = None,
+) -> MessageResponse:
+    """Store the message, then answer it once; a repeat gets the stored response.
+
+    With ``limits`` (the API's) a new message is charged against the rate limits as it is
+    stored, or refused with RateLimited and not stored; a repeat is never refused.
+    """
+    if limits is None or limits.has_room(workspace_id, inbound.contact.id):
+        # The embedding overlaps the storing and reads; a message the limits are known to
+        # refuse costs none.
+        deps.query_batcher.prefetch(inbound.text)
+    received = await _store(deps, workspace_id, inbound, respond_async=False, limits=limits)
     if not received.duplicate:
         # Shielded: a dropped request must not abort the turn half-way; the turn runs on.
         turn = deps.turn_tasks.spawn(
@@ -45,10 +58,13 @@ async def run_turn(deps: AgentDeps, workspace_id: str, inbound: InboundMessage) 
 
 
 async def accept_message(
-    deps: AgentDeps, workspace_id: str, inbound: InboundMessage
+    deps: AgentDeps,
+    workspace_id: str,
+    inbound: InboundMessage,
+    limits: RateLimits | None = None,
 ) -> MessageAccepted:
     """Store the message and its callback, answer it in the background; never waits for it."""
-    received = await _store(deps, workspace_id, inbound, respond_async=True)
+    received = await _store(deps, workspace_id, inbound, respond_async=True, limits=limits)
     if not received.duplicate:
         deps.turn_tasks.spawn(
             process_contact(deps, workspace_id, received.contact_row_id, inbound.contact.id)
@@ -62,7 +78,11 @@ async def accept_message(
 
 
 async def _store(
-    deps: AgentDeps, workspace_id: str, inbound: InboundMessage, respond_async: bool
+    deps: AgentDeps,
+    workspace_id: str,
+    inbound: InboundMessage,
+    respond_async: bool,
+    limits: RateLimits | None,
 ) -> inbox.Received:
     return await inbox.receive(
         deps.sessions,
@@ -71,6 +91,7 @@ async def _store(
         deps.clock(),
         respond_async=respond_async,
         gate=deps.write_gate,
+        limits=limits,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.conversations.contact_state import ContactState
+from agent_service.conversations.rate_limits import Charged, RateLimits
 from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.db import models
@@ -38,11 +39,14 @@ async def receive(
     now: datetime,
     respond_async: bool = False,
     gate: WriteGate | None = None,
+    limits: RateLimits | None = None,
 ) -> Received:
     """Store the message (and the contact on first contact) before anything else happens.
 
     The unique key (workspace, channel, message_id) decides which delivery is the original,
     across processes and restarts. With ``respond_async`` a callback row is stored with it.
+    With ``limits`` a new message is charged against the shared rate limits in the same
+    transaction (RateLimited: nothing stored); a repeat delivery is never charged.
     """
     gate = gate or WriteGate(enabled=False)
     same = select(models.Message).filter_by(
@@ -59,6 +63,9 @@ async def receive(
                 select(models.Contact).filter_by(workspace_id=workspace_id, external_id=given.id)
             )
             entry_stage = None if contact else await _entry_stage(session, workspace_id)
+        if existing is None and limits is not None:
+            limits.refuse_if_known_empty(workspace_id, given.id, now)
+        charged: Charged | None = None
         try:
             async with gate.hold(), sessions() as session, session.begin():
                 if existing is not None:
@@ -89,6 +96,13 @@ async def receive(
                 if respond_async:
                     await session.flush()
                     session.add(new_callback(workspace_id, row, now))
+                if limits is not None:
+                    # Last, after the insert met the unique key: a repeat is never charged,
+                    # and the buckets stay locked only for the commit.
+                    await session.flush()
+                    charged = await limits.charge(session, workspace_id, given.id, now)
+            if limits is not None and charged is not None:
+                limits.remember(charged)  # committed: what it learnt of the buckets holds
             return Received(row.id, contact_id, duplicate=False)
         except (IntegrityError, OperationalError):
             # A concurrent delivery stored the same message or contact first (or another

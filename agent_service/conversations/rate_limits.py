@@ -1,22 +1,54 @@
-"""Requests per second per workspace and per contact: token buckets, 429 with Retry-After.
+"""Requests per second per workspace and per contact, shared by every replica: 429 with Retry-After.
 
-A repeat delivery of a message already received never reaches the buckets: platforms retry
-webhooks, and a retry must be answered from the record, not refused.
+Each limit is a token bucket (``*_burst`` tokens, refilled at ``*_rate_per_second``) kept as a
+row of ``rate_buckets``, so every process charges the same bucket. The charge is one atomic
+upsert of both rows, run as the last statement of the transaction that stores the message
+(conversations/inbox.py):
+
+- **No extra round trip and no extra transaction.** The refill and the take are arithmetic in
+  the statement's ``SET ... WHERE refilled >= 1``; the buckets that had room come back with
+  ``RETURNING``. Storing a message was a few statements in one transaction; it gains one more.
+- **Correct under concurrency.** On PostgreSQL the upsert locks the bucket rows and a racing
+  transaction re-evaluates against the committed values, so two processes cannot both take
+  the last token; SQLite has one writer at a time. Both rows are locked in one order
+  (workspace, then contact) by the statement that ends the transaction, so it never waits while
+  holding them and cannot deadlock.
+- **All or nothing.** A refused message rolls back with everything stored with it (message,
+  new contact, callback row), and a token taken from the workspace for a contact that was
+  refused goes back with it: nothing is stored, nothing is charged.
+- **A repeat delivery is never refused.** The charge runs after the message's insert, so a
+  repeat meets the unique key (or is recognised by the read before the write) and is answered
+  from the record; a repeat racing its original on PostgreSQL waits on the key and then finds
+  it stored.
+
+Why not a sliding-window count over the stored messages: the workspace's count reads as many
+index entries as messages in the window (a thousand in a campaign spike, for every insert),
+while a bucket is one row; and the count still needs a lock to be exact across processes.
+
+The process keeps what it last learnt of each bucket (``_known``, from ``RETURNING`` or from a
+refusal) as an upper bound: other replicas only ever take tokens, so a bucket this process saw
+empty is empty. That answers ``has_room`` (whether to start the query embedding early) without
+the database, and refuses a flood from one contact before its write transaction.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, and_, case, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.config import Settings
 from agent_service.db import models
-from agent_service.schemas.messages import InboundMessage
+
+WORKSPACE, CONTACT = "workspace", "contact"
+_KNOWN_MAX = 100_000  # buckets remembered per process; the oldest are forgotten first
 
 
 class RateLimited(Exception):
@@ -27,88 +59,162 @@ class RateLimited(Exception):
         self.scope, self.retry_after = scope, retry_after
 
 
-@dataclass
-class TokenBucket:
-    rate: float  # tokens per second
-    capacity: int
+@dataclass(frozen=True)
+class Bucket:
+    """A bucket's state as last seen: ``tokens`` at ``updated`` (epoch seconds)."""
+
     tokens: float
-    updated: datetime
+    updated: float
+    rate: float
+    capacity: int
 
-    def refill(self, now: datetime) -> None:
-        elapsed = max(0.0, (now - self.updated).total_seconds())
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
-        self.updated = now
+    def tokens_at(self, now: float) -> float:
+        return min(float(self.capacity), self.tokens + max(0.0, now - self.updated) * self.rate)
 
-    def wait_seconds(self) -> float:
+    def wait_seconds(self, now: float) -> float:
         """Seconds until one token is available (0 if one is)."""
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        tokens = self.tokens_at(now)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+
+Key = tuple[str, str, str]  # workspace id, scope, subject
+
+
+@dataclass(frozen=True)
+class Charged:
+    """What a charge learnt; ``RateLimits.remember`` it once its transaction committed."""
+
+    buckets: dict[Key, Bucket]
 
 
 @dataclass
 class RateLimits:
-    """In-process buckets; each service process enforces its own share."""
+    """The shared buckets' settings, and what this process last saw of them."""
 
     settings: Settings
     clock: Callable[[], datetime]
-    buckets: dict[tuple[str, ...], TokenBucket] = field(default_factory=dict)
+    _known: dict[Key, Bucket] = field(default_factory=dict)
 
-    def _bucket(
-        self, key: tuple[str, ...], rate: float, capacity: int, now: datetime
-    ) -> TokenBucket:
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            bucket = self.buckets[key] = TokenBucket(rate, capacity, float(capacity), now)
-        bucket.refill(now)
-        return bucket
+    def _limits(self, workspace_id: str, contact_id: str) -> list[tuple[Key, float, int]]:
+        s = self.settings
+        return [
+            ((workspace_id, WORKSPACE, ""), s.workspace_rate_per_second, s.workspace_burst),
+            ((workspace_id, CONTACT, contact_id), s.contact_rate_per_second, s.contact_burst),
+        ]
 
-    def _pair(self, workspace_id: str, contact_id: str) -> tuple[TokenBucket, TokenBucket]:
-        """The workspace's and the contact's bucket, refilled to now."""
-        s, now = self.settings, self.clock()
-        return (
-            self._bucket(("ws", workspace_id), s.workspace_rate_per_second, s.workspace_burst, now),
-            self._bucket(
-                ("ct", workspace_id, contact_id), s.contact_rate_per_second, s.contact_burst, now
-            ),
-        )
+    def _known_wait(self, key: Key, now: float) -> float:
+        bucket = self._known.get(key)
+        return 0.0 if bucket is None else bucket.wait_seconds(now)
 
     def has_room(self, workspace_id: str, contact_id: str) -> bool:
-        """Whether ``charge`` would pass now; takes nothing."""
-        return all(b.wait_seconds() == 0 for b in self._pair(workspace_id, contact_id))
+        """Whether a charge may pass now, by what this process knows; takes nothing.
 
-    def charge(self, workspace_id: str, contact_id: str) -> None:
-        """Take one token from the workspace's and the contact's bucket, or raise RateLimited."""
-        if len(self.buckets) > 100_000:  # forget idle contacts rather than grow without bound
-            self.buckets = {k: b for k, b in self.buckets.items() if b.tokens < b.capacity}
-        workspace, contact = self._pair(workspace_id, contact_id)
-        for scope, bucket in (("workspace", workspace), ("contact", contact)):
-            wait = bucket.wait_seconds()
+        An upper bound: False means the shared bucket is empty too; True may still be refused.
+        """
+        now = self.clock().timestamp()
+        return all(
+            self._known_wait(key, now) == 0 for key, _, _ in self._limits(workspace_id, contact_id)
+        )
+
+    def refuse_if_known_empty(self, workspace_id: str, contact_id: str, now: datetime) -> None:
+        """Raise RateLimited when a bucket this process saw is still empty (no database)."""
+        at = now.timestamp()
+        for key, _, _ in self._limits(workspace_id, contact_id):
+            wait = self._known_wait(key, at)
             if wait > 0:
-                raise RateLimited(scope, max(1, math.ceil(wait)))
-        workspace.tokens -= 1
-        contact.tokens -= 1
+                raise RateLimited(key[1], _whole_seconds(wait))
+
+    async def charge(
+        self, session: AsyncSession, workspace_id: str, contact_id: str, now: datetime
+    ) -> Charged:
+        """Take one token from the workspace's and the contact's bucket, in the caller's
+        transaction, or raise RateLimited (the caller's transaction must then roll back)."""
+        at = now.timestamp()
+        limits = self._limits(workspace_id, contact_id)
+        rows = [
+            {
+                "workspace_id": key[0],
+                "scope": key[1],
+                "subject": key[2],
+                "tokens": capacity - 1.0,
+                "updated": at,
+                "rate": rate,
+                "capacity": capacity,
+            }
+            for key, rate, capacity in limits
+        ]
+        dialect = session.get_bind().dialect.name
+        result = await session.execute(_take(dialect).values(rows))
+        taken = {(row.workspace_id, row.scope, row.subject): _bucket(row) for row in result}
+        if len(taken) == len(limits):
+            return Charged(taken)
+        refused = [key for key, _, _ in limits if key not in taken]
+        seen = await _read(session, refused)
+        for key in refused:  # workspace first, then contact
+            bucket = seen.get(key)
+            if bucket is not None:
+                self._remember(key, bucket)
+            wait = bucket.wait_seconds(at) if bucket is not None else 0.0
+            raise RateLimited(key[1], _whole_seconds(wait))
+        raise AssertionError("unreachable")
+
+    def remember(self, charged: Charged) -> None:
+        for key, bucket in charged.buckets.items():
+            self._remember(key, bucket)
+
+    def _remember(self, key: Key, bucket: Bucket) -> None:
+        self._known.pop(key, None)  # re-inserted last: the dict stays oldest first
+        self._known[key] = bucket
+        while len(self._known) > _KNOWN_MAX:
+            del self._known[next(iter(self._known))]
 
 
-async def already_received(
-    sessions: async_sessionmaker[AsyncSession], workspace_id: str, inbound: InboundMessage
-) -> bool:
-    async with sessions() as session:
-        found = await session.scalar(
-            select(models.Message.id).filter_by(
-                workspace_id=workspace_id,
-                channel=inbound.channel,
-                channel_message_id=inbound.message_id,
+def _whole_seconds(wait: float) -> int:
+    return max(1, math.ceil(wait))
+
+
+def _bucket(row: Any) -> Bucket:
+    return Bucket(float(row.tokens), float(row.updated), float(row.rate), int(row.capacity))
+
+
+@cache
+def _take(dialect: str) -> Any:
+    """INSERT the buckets full minus one, or refill and take one where a token is there.
+
+    Built once per dialect; the rows are bound per call. ``excluded`` is the row offered:
+    its ``updated`` is now and its ``rate``/``capacity`` are the current settings.
+    """
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, models.RateBucket.__table__)
+    offered = insert(table)
+    new, old = offered.excluded, table.c
+    elapsed = case((new.updated > old.updated, new.updated - old.updated), else_=0.0)
+    filled = old.tokens + elapsed * new.rate
+    refilled = case((filled > new.capacity, new.capacity), else_=filled)
+    return offered.on_conflict_do_update(
+        index_elements=["workspace_id", "scope", "subject"],
+        set_={
+            "tokens": refilled - 1,
+            "updated": case((new.updated > old.updated, new.updated), else_=old.updated),
+            "rate": new.rate,
+            "capacity": new.capacity,
+        },
+        where=refilled >= 1,
+    ).returning(
+        old.workspace_id, old.scope, old.subject, old.tokens, old.updated, old.rate, old.capacity
+    )
+
+
+async def _read(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Bucket]:
+    table = models.RateBucket
+    rows = await session.execute(
+        select(table).where(
+            or_(
+                *(
+                    and_(table.workspace_id == w, table.scope == s, table.subject == c)
+                    for w, s, c in keys
+                )
             )
         )
-    return found is not None
-
-
-async def admit(
-    limits: RateLimits,
-    sessions: async_sessionmaker[AsyncSession],
-    workspace_id: str,
-    inbound: InboundMessage,
-) -> None:
-    """Charge the rate limits for a new message; a repeat delivery passes free."""
-    if await already_received(sessions, workspace_id, inbound):
-        return
-    limits.charge(workspace_id, inbound.contact.id)
+    )
+    return {(r.workspace_id, r.scope, r.subject): _bucket(r) for r in rows.scalars()}

@@ -345,6 +345,25 @@ class ModelUsageDaily(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# --- Rate limits ---
+class RateBucket(Base):
+    """A token bucket every replica charges: a workspace's (``subject`` empty) or a contact's.
+
+    Charged in the transaction that stores a message (conversations/rate_limits.py). Times are
+    seconds since the epoch by the service clock, so the refill is arithmetic in one statement
+    on SQLite and PostgreSQL alike; ``rate`` and ``capacity`` are the settings last charged with.
+    """
+
+    __tablename__ = "rate_buckets"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)  # workspace | contact
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)  # contact external id
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+    rate: Mapped[float] = mapped_column(Float)
+    capacity: Mapped[int] = mapped_column(Integer)
+
+
 # --- Conversions, contact sources, follow-ups ---
 class Conversion(Base):
     """A conversion event (booking, checkout, purchase...) with its value, for attribution."""

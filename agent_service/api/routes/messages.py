@@ -7,7 +7,6 @@ from agent_service.agent.turn import accept_message, run_turn
 from agent_service.api.deps import AgentDepsDep
 from agent_service.api.errors import ERROR_RESPONSES, RATE_LIMITED, STILL_PROCESSING, ErrorBody
 from agent_service.api.inbound_signature import SignedChannelKey
-from agent_service.conversations.rate_limits import admit
 from agent_service.delivery import callback_settings
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
@@ -52,11 +51,13 @@ async def post_message(
             status.HTTP_413_CONTENT_TOO_LARGE,
             f"text is {len(message.text)} characters; the limit is {limit}",
         )
-    if deps.rate_limits.has_room(principal.workspace_id, message.contact.id):
+    # Rate limits (shared by every replica) are charged as the message is stored; a repeat
+    # delivery is answered from the record and never refused.
+    limits = deps.rate_limits
+    if limits.has_room(principal.workspace_id, message.contact.id):
         # The embedding starts now, on the other core, while the repeat check and the store
-        # run; a request the limits refuse costs no embedding.
+        # run; a request the limits are known to refuse costs no embedding.
         deps.query_batcher.prefetch(message.text)
-    await admit(deps.rate_limits, deps.sessions, principal.workspace_id, message)
     if prefer is not None and "respond-async" in prefer.lower():
         target = await callback_settings.load(deps.sessions, principal.workspace_id)
         if target is None or not target.callback_url:
@@ -65,10 +66,10 @@ async def post_message(
                 "no callback URL for asynchronous answers: set one with "
                 "PUT /v1/workspaces/current/delivery, or drop 'Prefer: respond-async'",
             )
-        accepted = await accept_message(deps, principal.workspace_id, message)
+        accepted = await accept_message(deps, principal.workspace_id, message, limits)
         return JSONResponse(
             accepted.model_dump(mode="json"),
             status_code=status.HTTP_202_ACCEPTED,
             headers={"Preference-Applied": "respond-async"},
         )
-    return await run_turn(deps, principal.workspace_id, message)
+    return await run_turn(deps, principal.workspace_id, message, limits)
