@@ -111,7 +111,8 @@ class AgentDeps:
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     write_gate: WriteGate = field(default_factory=WriteGate)
     configs: WorkspaceConfigs = field(default_factory=WorkspaceConfigs)
-    # Per-process guards built from the settings and the clock.
+    # Guards built from the settings and the clock: the breakers are per process; the rate
+    # limits' buckets are shared through the database (this keeps what it last saw of them).
     breakers: CircuitBreakers = field(init=False)
     rate_limits: RateLimits = field(init=False)
     query_batcher: QueryBatcher = field(init=False)
