@@ -217,21 +217,32 @@ class Settings(BaseSettings):
     max_tokens_per_workspace_per_day: int = Field(
         default=2_000_000, ge=0, description="Model tokens a workspace may use per UTC day."
     )
+    # Shared by every replica (one bucket per workspace and per contact, in the database):
+    # the workspace's is a plan-level guard a campaign spike stays under, the contact's
+    # stops one contact flooding. A repeat delivery is never charged or refused.
     workspace_rate_per_second: float = Field(
-        default=50.0, gt=0, description="Sustained requests per second per workspace (then 429)."
+        default=250.0,
+        gt=0,
+        description="New messages per second a workspace may keep sending, across all "
+        "replicas (then 429).",
     )
     workspace_burst: int = Field(
-        default=100,
+        default=3000,
         ge=1,
-        description="Requests a workspace may send at once before the rate applies.",
+        description="New messages a workspace may send at once, across all replicas, before "
+        "the rate applies (a campaign spike).",
     )
     contact_rate_per_second: float = Field(
-        default=2.0, gt=0, description="Sustained requests per second per contact (then 429)."
+        default=2.0,
+        gt=0,
+        description="New messages per second one contact may keep sending, across all "
+        "replicas (then 429).",
     )
     contact_burst: int = Field(
         default=10,
         ge=1,
-        description="Requests one contact may send at once before the rate applies.",
+        description="New messages one contact may send at once, across all replicas, before "
+        "the rate applies.",
     )
     canary_secret: str | None = Field(
         default=None, description="Derives each workspace's prompt canary; random when unset."
