@@ -60,7 +60,7 @@ def serve(data_dir: Path, database_url: str | None) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _healthy(url) or process.poll() is not None, timeout=180)
+        wait_until(lambda: _healthy(url) or process.poll() is not None, timeout=300)
         assert process.poll() is None, "the service did not start"
         yield url
     finally:
