@@ -16,6 +16,7 @@ import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent_service.agent import usage as model_usage
+from agent_service.agent.callback_contact import take_callback_details
 from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ToolContext
 from agent_service.agent.deps import AgentDeps
@@ -39,6 +40,7 @@ from agent_service.core.language import detect_language
 from agent_service.db import models
 from agent_service.knowledge_base.index import Hit
 from agent_service.schemas.brains import (
+    CALLBACK_CONTACT,
     CONVERSATION_CAP,
     LLM,
     LLM_THEN_OFFLINE_PLANNER,
@@ -54,6 +56,7 @@ from agent_service.schemas.messages import (
     MessageResponse,
     Reply,
 )
+from agent_service.teams.callback_requests import WaitingCallback, waiting_callback
 from agent_service.teams.handoff_guard import given_back_categories
 from agent_service.workspaces.config import WorkspaceConfig
 
@@ -78,6 +81,8 @@ class TurnInputs:
     answered_until: datetime | None  # sent_at of the newest message already answered
     handed_back: list[str]  # reason categories of handoffs the humans gave back
     turns_so_far: int  # agent turns since a human last released the conversation
+    # A conversation the humans own: its handoff still waiting for a call-back number.
+    waiting: WaitingCallback | None = None
 
 
 async def read_turn_inputs(
@@ -97,6 +102,11 @@ async def read_turn_inputs(
             answered_until=await inbox.last_answered_sent_at(session, contact_row.id),
             handed_back=await given_back_categories(session, contact_row.id),
             turns_so_far=await turns_since_release(session, contact_row.id),
+            waiting=(
+                await waiting_callback(session, contact_row.id)
+                if contact_row.owner == "human"
+                else None
+            ),
         )
 
 
@@ -120,7 +130,12 @@ async def answer_messages(
     late = inputs.answered_until is not None and newest.sent_at < inputs.answered_until
     contact = inbox.contact_state(contact_row)
     contact.handed_back = inputs.handed_back
-    if contact.owner == "human":
+    decision: Decision | None = None
+    if contact.owner == "human" and inputs.waiting is not None:
+        decision = await callback_decision(
+            config, contact, contact_row.locale, past, text, inputs.waiting, now
+        )
+    if contact.owner == "human" and decision is None:
         summary = inbox.contact_summary(contact)
         silent = {
             m.id: MessageResponse(
@@ -135,9 +150,10 @@ async def answer_messages(
         due = await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
         return Answered(silent, due)
 
-    decision = await decide(
-        deps, config, contact, contact_row.locale, past, text, newest.channel, turns_so_far
-    )
+    if decision is None:
+        decision = await decide(
+            deps, config, contact, contact_row.locale, past, text, newest.channel, turns_so_far
+        )
     ctx, reply, usage, language = (
         decision.ctx,
         decision.reply,
@@ -288,8 +304,9 @@ async def decide(
     extra = await apply_qualification_rule(ctx, text)
     if extra:
         reply = f"{reply} {extra}".strip()
-    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
-    reply = unavailable_team_reply(ctx) or reply
+    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply; when
+    # the customer already gave a number or e-mail for the call-back, it is recorded and said.
+    reply = take_callback_details(ctx, text, contact_locale) or unavailable_team_reply(ctx) or reply
     # Account numbers, phone numbers and links must be the workspace's verified ones (a reply
     # leaking the canary is replaced below anyway, and recorded as that).
     guarded = None if leaks_canary(reply, canary) else await guard_reply(ctx, reply)
@@ -307,6 +324,44 @@ async def decide(
         error = "; ".join(filter(None, [error, "guardrail: reply contained the prompt canary"]))
         log.warning("guardrail", extra={"fields": {"rule": "canary", "turn_brain": brain}})
     return Decision(ctx, reply, brain, model_name, usage, error)
+
+
+async def callback_decision(
+    config: WorkspaceConfig,
+    contact: ContactState,
+    contact_locale: str | None,
+    past: list[models.Message],
+    text: str,
+    waiting: WaitingCallback,
+    now: datetime,
+) -> Decision | None:
+    """The answer to a message in a conversation the humans own whose handoff waits for a
+    call-back number: the confirmation when ``text`` gives a phone or e-mail, else None (the
+    message is answered silently, as any other while the humans own it)."""
+    locale = (contact_locale or "")[:2].lower() or None
+    language = detect_language(text, contact.language or locale or config.default_language)
+
+    async def no_search(_: str) -> list[Hit]:
+        return []
+
+    ctx = ToolContext(
+        config=config,
+        contact=contact,
+        customer_words=[m.text for m in past if m.direction == "in"] + [text],
+        language=language,
+        now=now,
+        search=no_search,
+    )
+    reply = take_callback_details(ctx, text, contact_locale, waiting)
+    if reply is None:
+        return None
+    error = None
+    # The reply says back the customer's own number, which the guard allows; it runs anyway,
+    # as on every reply.
+    guarded = await guard_reply(ctx, reply)
+    if guarded is not None:
+        reply, error = guarded.reply, guarded.error
+    return Decision(ctx, reply, CALLBACK_CONTACT, OFFLINE_MODEL_NAME, ModelUsage(), error)
 
 
 def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:

@@ -98,17 +98,22 @@ async def save_turn(
     reply_channel: str,
     gate: WriteGate,
 ) -> bool:
-    """Apply the turn: reply, contact, stage history, handoff, turn log, the responses and the
-    callbacks they owe. Raises ``AlreadyAnswered`` (and writes nothing) when beaten to it.
-    Returns True when callbacks became due."""
+    """Apply the turn: reply, contact, stage history, handoff (or the call-back details of an
+    open one), turn log, the responses and the callbacks they owe. Raises
+    ``AlreadyAnswered`` (and writes nothing) when beaten to it. Returns True when callbacks
+    became due."""
     now = ctx.now
     answered = list(responses.values())[-1]
     async with gate.hold(), sessions() as session, session.begin():
         await _claim(session, responses, record.turn_id, ctx.language)
         state = ctx.contact
+        # Phone and e-mail only when the customer gave them for a call-back this turn: the
+        # message's own store may have just refreshed them from the channel's profile.
+        reach = {"phone": state.phone, "email": state.email} if ctx.callback is not None else {}
         await session.execute(
             _UPDATE_CONTACT,
             {
+                **reach,
                 "contact_row_id": contact_row_id,
                 "lifecycle_stage": state.lifecycle_stage,
                 "lost": state.lost,
@@ -215,6 +220,13 @@ async def save_turn(
                     turn_id=record.turn_id,
                     created_at=now,
                 )
+            )
+        if ctx.callback is not None and ctx.callback.handoff_id is not None:
+            # The call-back details go where the team reads the handoff it already has.
+            await session.execute(
+                update(models.Handoff)
+                .where(models.Handoff.id == ctx.callback.handoff_id)
+                .values(summary=ctx.callback.summary)
             )
         await add_usage(session, workspace_id, now.date(), record.usage)
         return await fill_callbacks(session, workspace_id, responses, now)

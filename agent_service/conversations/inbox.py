@@ -241,6 +241,8 @@ def contact_state(row: models.Contact) -> ContactState:
         fields=dict(row.fields or {}),
         pending_field=row.pending_field,
         language=row.language,
+        phone=row.phone,
+        email=row.email,
     )
 
 

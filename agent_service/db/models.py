@@ -201,6 +201,7 @@ class Turn(Base):
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
     inbound_message_id: Mapped[str] = mapped_column(String(40))
     # schemas.brains.Brain: "llm" | "offline-planner" | "llm+offline-planner" | "conversation-cap"
+    # | "callback-contact"
     brain: Mapped[str] = mapped_column(String(20))
     model: Mapped[str] = mapped_column(String(200))
     prompt_version: Mapped[str] = mapped_column(String(200))

@@ -137,8 +137,19 @@ class FieldsUpdated(BaseModel):
     fields: dict[str, str]
 
 
+class CallbackContact(BaseModel):
+    """The phone number or e-mail a customer gave for the call-back a closed team promised:
+    stored on the contact and in the handoff's summary."""
+
+    type: Literal["callback_contact"] = "callback_contact"
+    team: str
+    phone: str | None = Field(description="E.164, e.g. +84909123456; null when only an e-mail.")
+    email: str | None
+
+
 Action = Annotated[
-    LifecycleStageChanged | LeadLost | HandoffAction | FieldsUpdated, Field(discriminator="type")
+    LifecycleStageChanged | LeadLost | HandoffAction | FieldsUpdated | CallbackContact,
+    Field(discriminator="type"),
 ]
 
 
