@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 STARTUP_LOCK_KEY = 0x6167656E74737663  # "agentsvc": 7018690069354739299
 FILE_LOCK_POLL_SECONDS = 0.05
+WAITING = "start-up: another process is migrating or seeding this database; waiting for it"
 
 log = logging.getLogger("agent_service")
 
@@ -60,7 +61,9 @@ async def startup_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def _advisory_lock(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     key = {"key": STARTUP_LOCK_KEY}
     async with engine.connect() as connection:
-        await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
+        if not await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+            log.info(WAITING)
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), key)
         await connection.commit()  # a session lock: it outlives the transaction
         try:
             yield connection
@@ -87,11 +90,15 @@ async def _file_lock(database: str) -> AsyncIterator[None]:
     try:
         # Polled rather than a blocking flock in a thread: a start-up cancelled while it waits
         # leaves no thread behind that could take the lock later.
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waited:
+                    log.info(WAITING)
+                    waited = True
                 await asyncio.sleep(FILE_LOCK_POLL_SECONDS)
         yield
     finally:

@@ -166,6 +166,8 @@ def _assert_demo_once(rows: Any, started: list[Replica]) -> None:
     assert rows("select count(*) from knowledge_entries") == [(DEMO_FAQ_ENTRIES,)]
     printed = [r for r in started if "demo workspace ws_demo: qa key" in r.output()]
     assert len(printed) == 1  # one replica generated the QA key and printed it
+    # The start-ups did overlap: at least one replica found another one starting and waited.
+    assert any("another process is migrating or seeding" in r.output() for r in started)
 
 
 def _run(*statements: str, database: str = "postgres") -> list[list[tuple[Any, ...]]]:
