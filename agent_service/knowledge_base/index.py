@@ -53,16 +53,32 @@ class KnowledgeIndex:
     """Chroma collections named after workspaces, so one workspace never sees another's."""
 
     def __init__(self, settings: Settings, embeddings: QueryEmbeddings) -> None:
-        if settings.chroma_host:
-            self._client: Any = chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port
-            )
-        else:
-            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(path=str(settings.chroma_dir))
+        self._settings = settings
+        self._opened: Any = None
+        self._open_lock = threading.Lock()
         self._embeddings = embeddings
         self._stores: dict[str, Chroma] = {}
         self._lock = threading.Lock()
+
+    def open(self) -> Any:
+        """The Chroma client, made on first use. A local client sets up Chroma's own files,
+        which two processes on one directory must not do at once: the service opens it under
+        its start-up lock (db/startup_lock.py)."""
+        with self._open_lock:
+            if self._opened is None:
+                settings = self._settings
+                if settings.chroma_host:
+                    self._opened = chromadb.HttpClient(
+                        host=settings.chroma_host, port=settings.chroma_port
+                    )
+                else:
+                    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+                    self._opened = chromadb.PersistentClient(path=str(settings.chroma_dir))
+            return self._opened
+
+    @property
+    def _client(self) -> Any:
+        return self.open()
 
     def _store(self, workspace_id: str) -> Chroma:
         with self._lock:
