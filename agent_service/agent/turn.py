@@ -283,7 +283,7 @@ async def _take_lease(deps: AgentDeps, contact_row_id: str, message_row_id: str 
     poll = min(0.5, deps.settings.turn_lease_seconds / 10)
     leases = deps.turn_leases
     while True:
-        if await leases.take(deps.sessions, deps.write_gate, contact_row_id, deps.clock()):
+        if await leases.take(deps.sessions, deps.write_gate, contact_row_id):
             return True
         if message_row_id is None or not await inbox.is_waiting(deps.sessions, message_row_id):
             return False

@@ -16,8 +16,9 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, and_, or_, select, update
@@ -30,6 +31,10 @@ log = logging.getLogger("agent_service.leases")
 _contacts = cast(Table, models.Contact.__table__)
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 def new_replica_id() -> str:
     """This process's name in leases: host, pid and a random part (a restart is a new replica)."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
@@ -37,20 +42,24 @@ def new_replica_id() -> str:
 
 @dataclass
 class TurnLeases:
-    """The leases this process holds, by contact row id (a count: nested holders share one)."""
+    """The leases this process holds, by contact row id (a count: nested holders share one).
+
+    Leases run on the wall clock, never the service's clock (which tests and evals set): they
+    measure how long a process has been silent, across processes."""
 
     replica: str
     seconds: float
     held: dict[str, int] = field(default_factory=dict)
+    now: Callable[[], datetime] = wall_clock
 
     async def take(
         self,
         sessions: async_sessionmaker[AsyncSession],
         gate: WriteGate,
         contact_row_id: str,
-        now: datetime,
     ) -> bool:
         """Take (or keep) the contact's lease; False while another replica's lease runs."""
+        now = self.now()
         until = now + timedelta(seconds=self.seconds)
         leased_by, leased_until = _contacts.c.turn_leased_by, _contacts.c.turn_leased_until
         async with gate.hold(), sessions() as session, session.begin():
@@ -115,15 +124,13 @@ class TurnLeases:
                 .values(turn_leased_by=None, turn_leased_until=None)
             )
 
-    async def renew(
-        self, sessions: async_sessionmaker[AsyncSession], gate: WriteGate, now: datetime
-    ) -> int:
+    async def renew(self, sessions: async_sessionmaker[AsyncSession], gate: WriteGate) -> int:
         """Push back the expiry of every lease this process holds; returns how many it still
         holds (a lease another replica took over while this one was stalled is lost)."""
         ids = list(self.held)
         if not ids:
             return 0
-        until = now + timedelta(seconds=self.seconds)
+        until = self.now() + timedelta(seconds=self.seconds)
         async with gate.hold(), sessions() as session, session.begin():
             result = await session.execute(
                 update(_contacts)

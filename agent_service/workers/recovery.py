@@ -30,9 +30,9 @@ async def recover_unanswered(deps: AgentDeps, arrived_before: datetime | None = 
 
     With ``arrived_before`` (the sweep), a contact nobody ever leased counts only for messages
     that arrived before it: a message just stored is about to be leased by its own worker."""
-    now = deps.clock()
+    now, wall = deps.clock(), deps.turn_leases.now()
     message, contact = models.Message, models.Contact
-    lease_expired = and_(contact.turn_leased_until.is_not(None), contact.turn_leased_until < now)
+    lease_expired = and_(contact.turn_leased_until.is_not(None), contact.turn_leased_until < wall)
     never_leased: ColumnElement[bool] = contact.turn_leased_by.is_(None)
     if arrived_before is not None:
         never_leased = and_(never_leased, message.created_at < arrived_before)
@@ -83,6 +83,6 @@ async def keep_leases(deps: AgentDeps) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await deps.turn_leases.renew(deps.sessions, deps.write_gate, deps.clock())
+            await deps.turn_leases.renew(deps.sessions, deps.write_gate)
         except Exception:  # a lease not renewed in time expires: another replica adopts
             log.exception("renewing the turn leases failed")
