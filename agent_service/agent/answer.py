@@ -111,12 +111,16 @@ async def read_turn_inputs(
 
 
 async def answer_messages(
-    deps: AgentDeps, workspace_id: str, batch: list[models.Message]
+    deps: AgentDeps,
+    workspace_id: str,
+    batch: list[models.Message],
+    usage: ModelUsage | None = None,
 ) -> Answered:
     """Answer ``batch`` (one message, or a burst, oldest first) with one reply.
 
     Raises ``AlreadyAnswered`` when another worker saved these messages first; then nothing
-    of this turn is written.
+    of this turn is written. ``usage`` collects the turn's model calls as they are made, so a
+    caller still has them when the turn raises (and charges them: see turn.py).
     """
     started = time.perf_counter()
     now = deps.clock()
@@ -152,7 +156,15 @@ async def answer_messages(
 
     if decision is None:
         decision = await decide(
-            deps, config, contact, contact_row.locale, past, text, newest.channel, turns_so_far
+            deps,
+            config,
+            contact,
+            contact_row.locale,
+            past,
+            text,
+            newest.channel,
+            turns_so_far,
+            usage=usage,
         )
     ctx, reply, usage, language = (
         decision.ctx,
@@ -234,6 +246,7 @@ async def decide(
     text: str,
     channel: str,
     turns_so_far: int | None = None,
+    usage: ModelUsage | None = None,
 ) -> Decision:
     """Retrieve, run the brain and the qualification rule on a working copy of the contact.
 
@@ -276,7 +289,7 @@ async def decide(
         search=search,
         retrieved=list(hits),
     )
-    usage = ModelUsage()
+    usage = usage if usage is not None else ModelUsage()
     brain: Brain = OFFLINE_PLANNER
     model_name, error, reply = OFFLINE_MODEL_NAME, None, ""
     canary = canary_for(deps.settings, config.id)

@@ -194,9 +194,32 @@ class Settings(BaseSettings):
         default=200, ge=1, description="Turns in flight at once; more wait (stored) for a slot."
     )
     unanswered_sweep_seconds: float = Field(
-        default=60.0,
+        default=1.0,
         gt=0,
-        description="Retry messages still unanswered this long after arrival (a failed turn).",
+        description="How often each replica looks for messages to adopt: a turn due for its "
+        "retry, a contact whose replica stopped renewing its lease, or a message nobody leased "
+        "for a lease's length.",
+    )
+    turn_lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a replica's hold on a contact's turn lasts unless renewed (every "
+        "third of it, while the turn runs); a replica that died is replaced this long after its "
+        "last renewal.",
+    )
+    turn_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Attempts at a message's turn; after the last failure the message is "
+        "answered with the fallback (a handoff where the workspace can) and marked `failed`.",
+    )
+    turn_retry_base_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Wait before the second attempt at a failed turn; doubles per attempt.",
+    )
+    turn_retry_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest wait between two attempts at a failed turn."
     )
     # Model faults, limits and security.
     turn_deadline_seconds: float = Field(

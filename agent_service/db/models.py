@@ -167,6 +167,10 @@ class Contact(Base):
     pending_field: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Which replica answers the contact now, and until when unless it renews
+    # (conversations/leases.py); both null when nobody does.
+    turn_leased_by: Mapped[str | None] = mapped_column(String(80))
+    turn_leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -186,10 +190,15 @@ class Message(Base):
     language: Mapped[str | None] = mapped_column(String(10))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20))  # received | processed
+    status: Mapped[str] = mapped_column(String(20))  # received | processed | failed
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     turn_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The turn's failed attempts, oldest first: {"at", "error", "model_calls", "input_tokens",
+    # "output_tokens", "replica"} (conversations/attempts.py); null while none failed.
+    attempt_log: Mapped[list[Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # why the last attempt failed
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the next attempt, not before
 
 
 class Turn(Base):
