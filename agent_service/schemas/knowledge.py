@@ -35,7 +35,7 @@ class EntryCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     valid_until: date | None = Field(default=None, description="Last day it may be retrieved.")
     external_id: str | None = Field(
-        default=None, min_length=1, max_length=200, description=EXTERNAL_ID
+        default=None, min_length=1, max_length=200, pattern=r"\S", description=EXTERNAL_ID
     )
 
 
@@ -53,7 +53,9 @@ class EntryUpdate(Patch):
     language: str | None = Field(default=None, min_length=2, max_length=10)
     tags: list[str] | None = Field(default=None, max_length=50)
     valid_until: date | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    external_id: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"\S", description=EXTERNAL_ID
+    )
 
 
 class EntryPublic(BaseModel):
