@@ -133,8 +133,13 @@ class PromptVersion(Base):
 
 class KnowledgeEntry(Base):
     __tablename__ = "knowledge_entries"
+    __table_args__ = (
+        Index("uq_knowledge_entries_external_id", "workspace_id", "external_id", unique=True),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    # The entry's id in the system it was imported from; a re-import updates it (migration 0011).
+    external_id: Mapped[str | None] = mapped_column(String(200))
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(10))

@@ -1,15 +1,27 @@
-"""The vector index over knowledge entries: one Chroma collection per workspace."""
+"""The vector index over knowledge entries: one Chroma collection per workspace.
+
+An embedded Chroma (a directory, no ``chroma_host``) keeps each collection's nearest-neighbour
+graph in the memory of the process that opened it. Another process writing to the same
+directory (``agent-service kb import``, a second server) appends to the directory's log, but
+this process's searches do not read that log: they keep answering from the graph as it was
+loaded, and a filtered search can even fail on an id it has metadata for and no vector.
+``refresh`` reopens the directory so the graph is loaded anew; the store calls it when the
+knowledge revision in the database moved (a change by anyone), never per search. A Chroma
+server (``chroma_host``) is one process for every client: ``refresh`` does nothing there.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import chromadb
+from chromadb.errors import ChromaError
 from langchain_chroma import Chroma
 
 from agent_service.core.config import Settings
@@ -53,12 +65,32 @@ class KnowledgeIndex:
     """Chroma collections named after workspaces, so one workspace never sees another's."""
 
     def __init__(self, settings: Settings, embeddings: QueryEmbeddings) -> None:
+        self.embedded = not settings.chroma_host
         self._settings = settings
         self._opened: Any = None
         self._open_lock = threading.Lock()
         self._embeddings = embeddings
         self._stores: dict[str, Chroma] = {}
         self._lock = threading.Lock()
+        # Calls share the client; a refresh waits for them and holds new ones back meanwhile.
+        self._calls = _SharedOrExclusive()
+
+    def refresh(self) -> None:
+        """Embedded Chroma: reopen the directory, so what other processes wrote is searched.
+
+        Closing the client releases chromadb's one system per directory in this process (its
+        last client), so the next client loads the directory as it is now (tens of ms).
+        """
+        if not self.embedded:
+            return
+        with self._calls.exclusive():
+            with self._lock, self._open_lock:
+                self._stores.clear()
+                old, self._opened = self._opened, None
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    old.close()
+            self.open()
 
     def open(self) -> Any:
         """The Chroma client, made on first use. A local client sets up Chroma's own files,
@@ -96,7 +128,6 @@ class KnowledgeIndex:
     def upsert(self, workspace_id: str, entries: list[IndexedEntry]) -> None:
         if not entries:
             return
-        store = self._store(workspace_id)
         texts = [f"{e.question}\n{e.answer}" for e in entries]
         metadatas: list[dict[str, Any]] = [
             {
@@ -109,35 +140,45 @@ class KnowledgeIndex:
         ]
         ids = [e.id for e in entries]
         vectors = self._embeddings.embed_documents(texts)
-        store._collection.upsert(ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas)  # type: ignore[arg-type]
+        with self._calls.shared():
+            self._store(workspace_id)._collection.upsert(
+                ids=ids,
+                embeddings=vectors,  # type: ignore[arg-type]
+                documents=texts,
+                metadatas=metadatas,  # type: ignore[arg-type]
+            )
 
     def copy_entries(self, source: str, target: str, id_map: dict[str, str]) -> None:
         """Copy entries with their stored vectors into another workspace (no re-embedding)."""
         if not id_map:
             return
-        got = self._store(source)._collection.get(
-            ids=list(id_map), include=["embeddings", "documents", "metadatas"]
-        )
-        self._store(target)._collection.upsert(
-            ids=[id_map[i] for i in got["ids"]],
-            embeddings=got["embeddings"],
-            documents=got["documents"],
-            metadatas=got["metadatas"],
-        )
+        with self._calls.shared():
+            got = self._store(source)._collection.get(
+                ids=list(id_map), include=["embeddings", "documents", "metadatas"]
+            )
+            self._store(target)._collection.upsert(
+                ids=[id_map[i] for i in got["ids"]],
+                embeddings=got["embeddings"],
+                documents=got["documents"],
+                metadatas=got["metadatas"],
+            )
 
     def delete(self, workspace_id: str, ids: list[str]) -> None:
         if ids:
-            self._store(workspace_id).delete(ids=ids)
+            with self._calls.shared():
+                self._store(workspace_id).delete(ids=ids)
 
     def clear(self, workspace_id: str) -> None:
         """Drop the workspace's whole collection (before a re-index)."""
-        with self._lock:
-            self._stores.pop(workspace_id, None)
-        with contextlib.suppress(Exception):  # a missing collection is already clear
-            self._client.delete_collection(f"kb_{workspace_id}")
+        with self._calls.shared():
+            with self._lock:
+                self._stores.pop(workspace_id, None)
+            with contextlib.suppress(Exception):  # a missing collection is already clear
+                self._client.delete_collection(f"kb_{workspace_id}")
 
     def count(self, workspace_id: str) -> int:
-        return int(self._store(workspace_id)._collection.count())
+        with self._calls.shared():
+            return int(self._store(workspace_id)._collection.count())
 
     def nearest(
         self, workspace_id: str, vector: list[float], k: int, valid_on: date | None = None
@@ -151,8 +192,56 @@ class KnowledgeIndex:
         """
         where: Any = {"valid_until": {"$gte": date_key(valid_on)}} if valid_on else None
         query: list[Sequence[float]] = [vector]
-        result = self._store(workspace_id)._collection.query(
-            query_embeddings=query, n_results=k, where=where, include=["distances"]
-        )
+
+        def search() -> Any:
+            with self._calls.shared():
+                return self._store(workspace_id)._collection.query(
+                    query_embeddings=query, n_results=k, where=where, include=["distances"]
+                )
+
+        try:
+            result = search()
+        except ChromaError:
+            if not self.embedded:
+                raise
+            # Another process's write reached the directory's log between two revisions
+            # (its commit is still to come): this graph lacks an id the filter found.
+            self.refresh()
+            result = search()
         ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
         return [(str(i), round(1.0 - float(d), 4)) for i, d in zip(ids, distances, strict=True)]
+
+
+class _SharedOrExclusive:
+    """Many holders at once, or one exclusive holder (who waits for the others to leave and
+    keeps new ones waiting meanwhile)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._holders = 0
+        self._exclusive = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._exclusive)
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._holders -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: not self._exclusive)
+            self._exclusive = True
+            self._changed.wait_for(lambda: self._holders == 0)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()

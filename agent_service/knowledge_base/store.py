@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.core.errors import Conflict
 from agent_service.core.ids import new_id
 from agent_service.db.models import KnowledgeEntry, Workspace
 from agent_service.knowledge_base.index import Hit, IndexedEntry, KnowledgeIndex
@@ -44,6 +46,16 @@ class IndexUnavailable(RuntimeError):
     """The vector index refused a change; nothing was stored."""
 
 
+class ExternalIdTaken(Conflict):
+    """Another entry of the workspace has this external id."""
+
+    def __init__(self, external_id: str | None) -> None:
+        super().__init__(
+            f"another entry of this workspace has external_id '{external_id}': "
+            "change that entry, or choose another external_id"
+        )
+
+
 @dataclass(frozen=True)
 class EntryData:
     """What an admin or an import provides for one entry."""
@@ -53,6 +65,29 @@ class EntryData:
     language: str
     tags: Sequence[str] = ()
     valid_until: date | None = None
+    external_id: str | None = None  # its id where it comes from; unique in the workspace
+
+
+@dataclass
+class Merged:
+    """What one import batch did: entries created, updated, and found already as given."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    created: list[EntryData] = field(default_factory=list)
+    updated: list[tuple[KnowledgeEntry, EntryData]] = field(default_factory=list)
+    merged: Merged = field(default_factory=Merged)
+
+    @property
+    def texts(self) -> list[tuple[str, str]]:
+        """The (question, answer) pairs whose representations the changes need."""
+        reworded = [i for e, i in self.updated if (e.question, e.answer) != (i.question, i.answer)]
+        return list(dict.fromkeys((i.question, i.answer) for i in [*self.created, *reworded]))
 
 
 @dataclass(frozen=True)
@@ -78,7 +113,28 @@ def entry_snapshot(entry: KnowledgeEntry) -> dict[str, object]:
         "language": entry.language,
         "tags": list(entry.tags or []),
         "valid_until": entry.valid_until.isoformat() if entry.valid_until else None,
+        "external_id": entry.external_id,
     }
+
+
+def _same(entry: KnowledgeEntry, item: EntryData) -> bool:
+    """Whether storing ``item`` over ``entry`` would change nothing."""
+    return (
+        entry.question == item.question
+        and entry.answer == item.answer
+        and entry.language == item.language
+        and list(entry.tags or []) == list(item.tags)
+        and entry.valid_until == item.valid_until
+        and (item.external_id is None or entry.external_id == item.external_id)
+    )
+
+
+def _assign(entry: KnowledgeEntry, item: EntryData, now: datetime, vectors: bytes | None) -> None:
+    entry.question, entry.answer, entry.language = item.question, item.answer, item.language
+    entry.tags, entry.valid_until, entry.updated_at = list(item.tags), item.valid_until, now
+    if item.external_id is not None:  # an import without one keeps the entry's own
+        entry.external_id = item.external_id
+    entry.vectors = vectors
 
 
 class KnowledgeBase:
@@ -141,6 +197,7 @@ class KnowledgeBase:
                 language=item.language,
                 tags=list(item.tags),
                 valid_until=item.valid_until,
+                external_id=item.external_id,
                 created_at=now,
                 updated_at=now,
                 vectors=vectors,
@@ -154,11 +211,133 @@ class KnowledgeBase:
 
         async with self._sessions() as session:
             session.add_all(rows)
-            await session.flush()
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                taken = next((i.external_id for i in items if i.external_id), None)
+                raise ExternalIdTaken(taken) from exc
             await self._index_then_commit(
                 session, workspace_id, [_indexed(r) for r in rows], undo, rows, before_commit
             )
         return rows
+
+    async def merge_many(
+        self, workspace_id: str, items: Sequence[EntryData], now: datetime
+    ) -> Merged:
+        """Store entries as an import gives them: an entry the workspace already has (the same
+        ``external_id``, or else the same question and language) is updated when it differs
+        and left alone when it does not; the others are created. One transaction, as
+        ``add_many``; imports of one workspace take turns (the workspace row is locked first),
+        so two imports of one file cannot both create its entries.
+        """
+        plan = await self._plan(workspace_id, items)
+        if not plan.created and not plan.updated:
+            return plan.merged
+        packed = dict(
+            zip(
+                plan.texts,
+                await self._representations(plan.texts),
+                strict=True,
+            )
+        )
+        async with self._sessions() as session:
+            # The lock: on PostgreSQL the row, on SQLite the database's one writer. Then the
+            # plan is made again, from what is stored now.
+            await session.execute(
+                update(Workspace)
+                .where(Workspace.id == workspace_id)
+                .values(knowledge_revision=Workspace.knowledge_revision + 1)
+            )
+            plan = await self._plan(workspace_id, items, session)
+            missing = [t for t in plan.texts if t not in packed]
+            if missing:  # changed by someone else meanwhile: rare
+                packed.update(zip(missing, await self._representations(missing), strict=True))
+            rows: list[KnowledgeEntry] = []
+            for item in plan.created:
+                row = KnowledgeEntry(
+                    id=new_id("kb"),
+                    workspace_id=workspace_id,
+                    question=item.question,
+                    answer=item.answer,
+                    language=item.language,
+                    tags=list(item.tags),
+                    valid_until=item.valid_until,
+                    external_id=item.external_id,
+                    created_at=now,
+                    updated_at=now,
+                    vectors=packed[(item.question, item.answer)],
+                )
+                session.add(row)
+                rows.append(row)
+                plan.merged.created.append(row.id)
+            previous = [_indexed(row) for row, _ in plan.updated]
+            for row, item in plan.updated:
+                _assign(row, item, now, packed.get((item.question, item.answer), row.vectors))
+                rows.append(row)
+                plan.merged.updated.append(row.id)
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                await session.rollback()
+                taken = next((i.external_id for i in items if i.external_id), None)
+                raise ExternalIdTaken(taken) from exc
+            created_ids = list(plan.merged.created)
+
+            async def undo() -> None:
+                await asyncio.to_thread(self.index.delete, workspace_id, created_ids)
+                await asyncio.to_thread(self.index.upsert, workspace_id, previous)
+
+            await self._index_then_commit(
+                session, workspace_id, [_indexed(r) for r in rows], undo, rows, None
+            )
+        return plan.merged
+
+    async def _plan(
+        self, workspace_id: str, items: Sequence[EntryData], session: AsyncSession | None = None
+    ) -> _Plan:
+        """Which items are new, which change a stored entry, which are stored as given."""
+        if session is None:
+            async with self._sessions() as own:
+                return await self._plan(workspace_id, items, own)
+        external = sorted({i.external_id for i in items if i.external_id})
+        questions = sorted({i.question for i in items})
+        stored = (
+            await session.scalars(
+                select(KnowledgeEntry)
+                .where(
+                    KnowledgeEntry.workspace_id == workspace_id,
+                    or_(
+                        KnowledgeEntry.external_id.in_(external),
+                        KnowledgeEntry.question.in_(questions),
+                    ),
+                )
+                .order_by(KnowledgeEntry.created_at, KnowledgeEntry.id)
+            )
+        ).all()
+        by_external = {e.external_id: e for e in stored if e.external_id}
+        by_question: dict[tuple[str, str], list[KnowledgeEntry]] = {}
+        for entry in stored:
+            by_question.setdefault((entry.language, entry.question), []).append(entry)
+        plan, claimed = _Plan(), set[str]()
+        for item in items:
+            same_question = [
+                e
+                for e in by_question.get((item.language, item.question), [])
+                if e.id not in claimed
+                and (item.external_id is None or e.external_id is None)  # never steal one
+            ]
+            match = (by_external.get(item.external_id) if item.external_id else None) or next(
+                iter(same_question), None
+            )
+            if match is None:
+                plan.created.append(item)
+                continue
+            claimed.add(match.id)
+            if _same(match, item):
+                plan.merged.unchanged.append(match.id)
+            else:
+                plan.updated.append((match, item))
+        return plan
 
     async def update(
         self,
@@ -175,10 +354,12 @@ class KnowledgeBase:
             if row is None:
                 return None
             previous, old_index = entry_snapshot(row), _indexed(row)
-            row.question, row.answer, row.language = item.question, item.answer, item.language
-            row.tags, row.valid_until, row.updated_at = list(item.tags), item.valid_until, now
-            row.vectors = packed
-            await session.flush()
+            _assign(row, item, now, packed)
+            row.external_id = item.external_id  # an edit may clear it
+            try:
+                await session.flush()
+            except IntegrityError as exc:
+                raise ExternalIdTaken(item.external_id) from exc
 
             async def undo() -> None:
                 await asyncio.to_thread(self.index.upsert, workspace_id, [old_index])
@@ -360,9 +541,16 @@ class KnowledgeBase:
             )
         else:
             (found, sparse), stamp = await asyncio.gather(nearest, sparse_query), revision
+        snapshot = self.current_snapshot(workspace_id, stamp)
+        if snapshot is None:
+            # The entries moved since this process last looked, by its own change or another
+            # process's: the snapshot is taken again and an embedded index reopened, so the
+            # nearest ids are asked again from the index as it is now.
+            snapshot = await self.snapshot(workspace_id, stamp)
+            if self.index.embedded:
+                found = await asyncio.to_thread(self.index.nearest, workspace_id, vector, pool)
         if not found:
             return []
-        snapshot = await self.snapshot(workspace_id, stamp)
         hits, expired_dropped = snapshot.hits(found, today)
         if expired_dropped:  # expired entries took places: ask for valid ones only
             valid = await asyncio.to_thread(self.index.nearest, workspace_id, vector, pool, today)
@@ -393,6 +581,9 @@ class KnowledgeBase:
         async with self._snapshot_lock:
             current = self.snapshots.current(workspace_id, revision, keywords, fused)
             if current is None:
+                # Reopened after the revision was read: the index holds at least what the
+                # entries at that revision hold (every writer indexes before it commits).
+                await asyncio.to_thread(self.index.refresh)
                 # Read after the revision: the entries are as new as the stamp, or newer (and
                 # then the next search sees a newer revision and takes them again).
                 entries = [_indexed(e) for e in await self.all_entries(workspace_id)]
