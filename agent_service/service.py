@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from langchain_core.language_models import BaseChatModel
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from agent_service.agent.chat_model import build_chat_model
 from agent_service.agent.deps import AgentDeps, utc_now
 from agent_service.agent.intents.detector import IntentDetector
+from agent_service.core.circuit_breaker import CircuitBreaker
 from agent_service.core.config import Settings
 from agent_service.core.language import detect_language
 from agent_service.db import models
@@ -132,6 +133,14 @@ def build_service(
             signals=settings.retrieval_signals,
             fusion=settings.retrieval_fusion,
             rrf_k=settings.retrieval_rrf_k,
+            # The index's own deadline and circuit (docs/retrieval.md, "When the index does
+            # not answer"); real time, not the turn's clock: they measure a server.
+            search_timeout=settings.retrieval_timeout_seconds,
+            breaker=CircuitBreaker(
+                settings.index_breaker_failure_threshold,
+                timedelta(seconds=settings.index_breaker_cooldown_seconds),
+                utc_now,
+            ),
         ),
         embeddings=embeddings,
         intents=_intent_detector(embeddings),

@@ -39,6 +39,7 @@ from agent_service.core.ids import new_id
 from agent_service.core.language import detect_language
 from agent_service.db import models
 from agent_service.knowledge_base.index import Hit
+from agent_service.knowledge_base.store import RetrievalTrace
 from agent_service.schemas.brains import (
     CALLBACK_CONTACT,
     CONVERSATION_CAP,
@@ -173,12 +174,28 @@ async def answer_messages(
         decision.ctx.language,
     )
     brain, model_name, error = decision.brain, decision.model_name, decision.error
+    retrieval = decision.retrieval
 
     if late:
         _keep_state_forward(ctx, inbox.contact_state(contact_row))
     turn_id = new_id("turn")
     summary = inbox.contact_summary(ctx.contact)
     answering = newest.channel_message_id or newest.id
+    if retrieval.degraded:  # once per turn, naming whom it affected
+        log.warning(
+            "retrieval degraded",
+            extra={
+                "fields": {
+                    "workspace_id": workspace_id,
+                    "contact": contact.external_id,
+                    "message_ids": [m.channel_message_id or m.id for m in batch],
+                    "turn_id": turn_id,
+                    "status": retrieval.status,
+                    "source": retrieval.source,
+                    "detail": retrieval.detail,
+                }
+            },
+        )
     response = MessageResponse(
         message_id=answering,
         status="replied",
@@ -187,6 +204,7 @@ async def answer_messages(
         contact=summary,
         turn_id=turn_id,
         usage=usage.as_turn_usage(brain, model_name, config.prompts.version_label),
+        retrieval=retrieval.info(),
     )
     # The burst's earlier messages point at the reply that answered them; it comes last.
     responses = {
@@ -210,6 +228,7 @@ async def answer_messages(
         usage=usage,
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
         error=error,
+        retrieval=retrieval.status,
     )
     callbacks_due = await save_turn(
         deps.sessions,
@@ -235,6 +254,7 @@ class Decision:
     model_name: str
     usage: ModelUsage
     error: str | None
+    retrieval: RetrievalTrace
 
 
 async def decide(
@@ -265,6 +285,9 @@ async def decide(
     vectors, revision, used_today = await asyncio.gather(
         _embed(deps, texts), deps.knowledge.revision(config.id), _tokens_used(deps, config, now)
     )
+    # The index has its own deadline: when it does not answer, the entries are ranked from
+    # the database and ``retrieval`` says why (knowledge_base/store.py).
+    retrieval = RetrievalTrace()
     hits = await deps.knowledge.search(
         config.id,
         vectors[0].tolist(),
@@ -272,12 +295,18 @@ async def decide(
         now.date(),
         query=query,
         revision=revision,
+        trace=retrieval,
     )
 
     async def search(wanted: str) -> list[Hit]:
         found = (await _embed(deps, [wanted]))[0]
         return await deps.knowledge.search(
-            config.id, found.tolist(), deps.settings.retrieval_k, now.date(), query=wanted
+            config.id,
+            found.tolist(),
+            deps.settings.retrieval_k,
+            now.date(),
+            query=wanted,
+            trace=retrieval,
         )
 
     ctx = ToolContext(
@@ -307,7 +336,12 @@ async def decide(
         if brain == LLM:
             brain = LLM_THEN_OFFLINE_PLANNER
         reply = await run_offline_planner(
-            ctx, text, hits, _intent(deps, config, vectors[-1]), _thresholds(deps)
+            ctx,
+            text,
+            hits,
+            _intent(deps, config, vectors[-1]),
+            _thresholds(deps),
+            knowledge_searched=retrieval.source != "none",
         )
     elif not reply:
         team = config.team(ctx.handoff.team if ctx.handoff else None)
@@ -336,7 +370,11 @@ async def decide(
         reply = config.prompts.phrase("clarify", language, business_name=config.name)
         error = "; ".join(filter(None, [error, "guardrail: reply contained the prompt canary"]))
         log.warning("guardrail", extra={"fields": {"rule": "canary", "turn_brain": brain}})
-    return Decision(ctx, reply, brain, model_name, usage, error)
+    if retrieval.degraded:
+        error = "; ".join(
+            filter(None, [error, f"retrieval {retrieval.status}: {retrieval.detail}"])
+        )
+    return Decision(ctx, reply, brain, model_name, usage, error, retrieval)
 
 
 async def callback_decision(
@@ -374,7 +412,10 @@ async def callback_decision(
     guarded = await guard_reply(ctx, reply)
     if guarded is not None:
         reply, error = guarded.reply, guarded.error
-    return Decision(ctx, reply, CALLBACK_CONTACT, OFFLINE_MODEL_NAME, ModelUsage(), error)
+    not_searched = RetrievalTrace(detail="not searched: the reply confirms call-back details")
+    return Decision(
+        ctx, reply, CALLBACK_CONTACT, OFFLINE_MODEL_NAME, ModelUsage(), error, not_searched
+    )
 
 
 def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:

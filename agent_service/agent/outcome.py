@@ -35,6 +35,7 @@ class TurnRecord:
     usage: ModelUsage
     latency_ms: float
     error: str | None
+    retrieval: str | None = None  # schemas.retrieval.RetrievalStatus
 
 
 # A turn's save is on the latency path of every message, and building an SQLAlchemy statement
@@ -159,6 +160,7 @@ async def save_turn(
                 ],
                 "tool_calls": [t.as_dict() for t in ctx.tool_log],
                 "error": record.error,
+                "retrieval": record.retrieval,
                 "created_at": now,
             },
         )

@@ -88,6 +88,34 @@ class Settings(BaseSettings):
     )
     chroma_host: str | None = Field(default=None, description="Use a Chroma server when set.")
     chroma_port: int = Field(default=8000, description="Port of the Chroma server.")
+    chroma_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Timeout of one request to the Chroma server (connecting: at most 2 s); "
+        "bounds how long a thread waits on a stalled server.",
+    )
+    chroma_threads: int = Field(
+        default=4, ge=1, description="Threads that talk to the vector index (its own pool)."
+    )
+    retrieval_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="How long a search waits for the vector index; then it ranks the entries "
+        "from the database's own signals (docs/retrieval.md).",
+    )
+    index_breaker_failure_threshold: int = Field(
+        default=2,
+        ge=1,
+        description="Consecutive timeouts or connection failures that open the index's circuit.",
+    )
+    index_breaker_cooldown_seconds: float = Field(
+        default=15.0, ge=0, description="How long an open index circuit waits before one probe."
+    )
+    index_sync_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often knowledge written while the index was unreachable is sent to it.",
+    )
 
     # The turn.
     max_tool_iterations: int = Field(

@@ -55,6 +55,10 @@ class Workspace(Base):
     # knowledge (migration 0008): the per-process caches of both are checked against them.
     config_revision: Mapped[int] = mapped_column(Integer, server_default="0")
     knowledge_revision: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Set when a knowledge change was stored while the vector index did not answer (a new
+    # token each time); cleared by the catch-up once the index holds the stored entries
+    # (migration 0013, knowledge_base/store.py).
+    index_pending: Mapped[str | None] = mapped_column(String(40))
 
 
 class ApiKey(Base):
@@ -226,6 +230,9 @@ class Turn(Base):
     retrieved: Mapped[list[Any]] = mapped_column(JSON, default=list)
     tool_calls: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # schemas.retrieval.RetrievalStatus: whether the vector index answered this turn's
+    # searches ("ok") or why not; null for turns stored before migration 0013.
+    retrieval: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

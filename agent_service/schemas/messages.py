@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent_service.schemas.retrieval import RetrievalInfo
+
 Channel = Literal[
     "whatsapp",
     "messenger",
@@ -189,4 +191,9 @@ class MessageResponse(BaseModel):
     answered_by: str | None = Field(
         default=None,
         description="For a merged message: the message_id whose response carries the reply.",
+    )
+    retrieval: RetrievalInfo | None = Field(
+        default=None,
+        description="How the turn's knowledge was retrieved: whether the vector index answered "
+        "and, when it did not, why and what answered instead.",
     )

@@ -1,5 +1,5 @@
-"""What runs beside the API: start-up recovery, the sweep and the lease renewal, and the
-callback dispatcher."""
+"""What runs beside the API: start-up recovery, the sweep for unanswered messages and the
+lease renewal, the callback dispatcher and the vector index's catch-up."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 
 from agent_service.agent.deps import AgentDeps
 from agent_service.workers.callbacks import CallbackDispatcher
+from agent_service.workers.index_sync import keep_index_caught_up
 from agent_service.workers.recovery import keep_leases, recover_unanswered, sweep_unanswered
 
 log = logging.getLogger("agent_service.delivery")
@@ -31,6 +32,7 @@ class DeliveryWorkers:
             loop.create_task(self.dispatcher.run()),
             loop.create_task(sweep_unanswered(self.deps)),
             loop.create_task(keep_leases(self.deps)),
+            loop.create_task(keep_index_caught_up(self.deps)),
         ]
 
     async def stop(self) -> None:
