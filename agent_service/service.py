@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from langchain_core.language_models import BaseChatModel
@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from agent_service.agent.chat_model import build_chat_model
 from agent_service.agent.deps import AgentDeps, utc_now
 from agent_service.agent.intents.detector import IntentDetector
+from agent_service.core.circuit_breaker import CircuitBreaker
 from agent_service.core.config import Settings
 from agent_service.core.language import detect_language
 from agent_service.db import models
-from agent_service.db.migrate import upgrade_to_head
+from agent_service.db.migrate import upgrade
 from agent_service.db.session import create_engine
+from agent_service.db.startup_lock import startup_lock
 from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings, build_embeddings
 from agent_service.knowledge_base.index import KnowledgeIndex
@@ -45,17 +47,28 @@ class Service:
     printed_keys: dict[str, str] = field(default_factory=dict)
 
     async def start(self) -> None:
-        """Migrate, warm up the models, and create the demo workspace on first start."""
-        await upgrade_to_head(self.engine)
+        """Warm up the models; then, one replica at a time, migrate, open the local vector
+        index and create the demo workspace on first start.
+
+        The second part holds the database's start-up lock (db/startup_lock.py): replicas
+        started together would otherwise run the same migrations, Chroma set-up and seeding at
+        once and crash each other. A replica that waits finds the work done.
+        """
         detect_language("warm up the language models", "en")
         self.deps.embeddings.embed_queries(["warm up"])
-        if self.settings.seed_demo:
-            await self._seed_demo()
+        async with startup_lock(self.engine) as connection:
+            await upgrade(connection)
+            self.deps.knowledge.index.open()
+            if self.settings.seed_demo:
+                await self._seed_demo()
 
     async def stop(self) -> None:
         await self.engine.dispose()
 
     async def _seed_demo(self) -> None:
+        """Check, then create (under the start-up lock, so exactly one replica creates): the
+        workspace and its knowledge when it is missing, each configured key when no key has its
+        hash, and a generated key for a role that has none."""
         settings, now = self.settings, self.deps.clock()
         async with self.deps.sessions() as session, session.begin():
             created = await session.get(models.Workspace, DEMO_WORKSPACE_ID) is None
@@ -120,6 +133,14 @@ def build_service(
             signals=settings.retrieval_signals,
             fusion=settings.retrieval_fusion,
             rrf_k=settings.retrieval_rrf_k,
+            # The index's own deadline and circuit (docs/retrieval.md, "When the index does
+            # not answer"); real time, not the turn's clock: they measure a server.
+            search_timeout=settings.retrieval_timeout_seconds,
+            breaker=CircuitBreaker(
+                settings.index_breaker_failure_threshold,
+                timedelta(seconds=settings.index_breaker_cooldown_seconds),
+                utc_now,
+            ),
         ),
         embeddings=embeddings,
         intents=_intent_detector(embeddings),

@@ -16,6 +16,7 @@ import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from agent_service.agent import usage as model_usage
+from agent_service.agent.callback_contact import take_callback_details
 from agent_service.agent.canary import canary_for, leaks_canary
 from agent_service.agent.context import ToolContext
 from agent_service.agent.deps import AgentDeps
@@ -38,7 +39,9 @@ from agent_service.core.ids import new_id
 from agent_service.core.language import detect_language
 from agent_service.db import models
 from agent_service.knowledge_base.index import Hit
+from agent_service.knowledge_base.store import RetrievalTrace
 from agent_service.schemas.brains import (
+    CALLBACK_CONTACT,
     CONVERSATION_CAP,
     LLM,
     LLM_THEN_OFFLINE_PLANNER,
@@ -54,6 +57,7 @@ from agent_service.schemas.messages import (
     MessageResponse,
     Reply,
 )
+from agent_service.teams.callback_requests import WaitingCallback, waiting_callback
 from agent_service.teams.handoff_guard import given_back_categories
 from agent_service.workspaces.config import WorkspaceConfig
 
@@ -78,6 +82,8 @@ class TurnInputs:
     answered_until: datetime | None  # sent_at of the newest message already answered
     handed_back: list[str]  # reason categories of handoffs the humans gave back
     turns_so_far: int  # agent turns since a human last released the conversation
+    # A conversation the humans own: its handoff still waiting for a call-back number.
+    waiting: WaitingCallback | None = None
 
 
 async def read_turn_inputs(
@@ -97,16 +103,25 @@ async def read_turn_inputs(
             answered_until=await inbox.last_answered_sent_at(session, contact_row.id),
             handed_back=await given_back_categories(session, contact_row.id),
             turns_so_far=await turns_since_release(session, contact_row.id),
+            waiting=(
+                await waiting_callback(session, contact_row.id)
+                if contact_row.owner == "human"
+                else None
+            ),
         )
 
 
 async def answer_messages(
-    deps: AgentDeps, workspace_id: str, batch: list[models.Message]
+    deps: AgentDeps,
+    workspace_id: str,
+    batch: list[models.Message],
+    usage: ModelUsage | None = None,
 ) -> Answered:
     """Answer ``batch`` (one message, or a burst, oldest first) with one reply.
 
     Raises ``AlreadyAnswered`` when another worker saved these messages first; then nothing
-    of this turn is written.
+    of this turn is written. ``usage`` collects the turn's model calls as they are made, so a
+    caller still has them when the turn raises (and charges them: see turn.py).
     """
     started = time.perf_counter()
     now = deps.clock()
@@ -120,7 +135,12 @@ async def answer_messages(
     late = inputs.answered_until is not None and newest.sent_at < inputs.answered_until
     contact = inbox.contact_state(contact_row)
     contact.handed_back = inputs.handed_back
-    if contact.owner == "human":
+    decision: Decision | None = None
+    if contact.owner == "human" and inputs.waiting is not None:
+        decision = await callback_decision(
+            config, contact, contact_row.locale, past, text, inputs.waiting, now
+        )
+    if contact.owner == "human" and decision is None:
         summary = inbox.contact_summary(contact)
         silent = {
             m.id: MessageResponse(
@@ -135,9 +155,18 @@ async def answer_messages(
         due = await save_silent(deps.sessions, workspace_id, silent, now, deps.write_gate)
         return Answered(silent, due)
 
-    decision = await decide(
-        deps, config, contact, contact_row.locale, past, text, newest.channel, turns_so_far
-    )
+    if decision is None:
+        decision = await decide(
+            deps,
+            config,
+            contact,
+            contact_row.locale,
+            past,
+            text,
+            newest.channel,
+            turns_so_far,
+            usage=usage,
+        )
     ctx, reply, usage, language = (
         decision.ctx,
         decision.reply,
@@ -145,12 +174,28 @@ async def answer_messages(
         decision.ctx.language,
     )
     brain, model_name, error = decision.brain, decision.model_name, decision.error
+    retrieval = decision.retrieval
 
     if late:
         _keep_state_forward(ctx, inbox.contact_state(contact_row))
     turn_id = new_id("turn")
     summary = inbox.contact_summary(ctx.contact)
     answering = newest.channel_message_id or newest.id
+    if retrieval.degraded:  # once per turn, naming whom it affected
+        log.warning(
+            "retrieval degraded",
+            extra={
+                "fields": {
+                    "workspace_id": workspace_id,
+                    "contact": contact.external_id,
+                    "message_ids": [m.channel_message_id or m.id for m in batch],
+                    "turn_id": turn_id,
+                    "status": retrieval.status,
+                    "source": retrieval.source,
+                    "detail": retrieval.detail,
+                }
+            },
+        )
     response = MessageResponse(
         message_id=answering,
         status="replied",
@@ -159,6 +204,7 @@ async def answer_messages(
         contact=summary,
         turn_id=turn_id,
         usage=usage.as_turn_usage(brain, model_name, config.prompts.version_label),
+        retrieval=retrieval.info(),
     )
     # The burst's earlier messages point at the reply that answered them; it comes last.
     responses = {
@@ -182,6 +228,7 @@ async def answer_messages(
         usage=usage,
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
         error=error,
+        retrieval=retrieval.status,
     )
     callbacks_due = await save_turn(
         deps.sessions,
@@ -207,6 +254,7 @@ class Decision:
     model_name: str
     usage: ModelUsage
     error: str | None
+    retrieval: RetrievalTrace
 
 
 async def decide(
@@ -218,6 +266,7 @@ async def decide(
     text: str,
     channel: str,
     turns_so_far: int | None = None,
+    usage: ModelUsage | None = None,
 ) -> Decision:
     """Retrieve, run the brain and the qualification rule on a working copy of the contact.
 
@@ -236,6 +285,9 @@ async def decide(
     vectors, revision, used_today = await asyncio.gather(
         _embed(deps, texts), deps.knowledge.revision(config.id), _tokens_used(deps, config, now)
     )
+    # The index has its own deadline: when it does not answer, the entries are ranked from
+    # the database and ``retrieval`` says why (knowledge_base/store.py).
+    retrieval = RetrievalTrace()
     hits = await deps.knowledge.search(
         config.id,
         vectors[0].tolist(),
@@ -243,12 +295,18 @@ async def decide(
         now.date(),
         query=query,
         revision=revision,
+        trace=retrieval,
     )
 
     async def search(wanted: str) -> list[Hit]:
         found = (await _embed(deps, [wanted]))[0]
         return await deps.knowledge.search(
-            config.id, found.tolist(), deps.settings.retrieval_k, now.date(), query=wanted
+            config.id,
+            found.tolist(),
+            deps.settings.retrieval_k,
+            now.date(),
+            query=wanted,
+            trace=retrieval,
         )
 
     ctx = ToolContext(
@@ -260,7 +318,7 @@ async def decide(
         search=search,
         retrieved=list(hits),
     )
-    usage = ModelUsage()
+    usage = usage if usage is not None else ModelUsage()
     brain: Brain = OFFLINE_PLANNER
     model_name, error, reply = OFFLINE_MODEL_NAME, None, ""
     canary = canary_for(deps.settings, config.id)
@@ -278,7 +336,12 @@ async def decide(
         if brain == LLM:
             brain = LLM_THEN_OFFLINE_PLANNER
         reply = await run_offline_planner(
-            ctx, text, hits, _intent(deps, config, vectors[-1]), _thresholds(deps)
+            ctx,
+            text,
+            hits,
+            _intent(deps, config, vectors[-1]),
+            _thresholds(deps),
+            knowledge_searched=retrieval.source != "none",
         )
     elif not reply:
         team = config.team(ctx.handoff.team if ctx.handoff else None)
@@ -288,8 +351,9 @@ async def decide(
     extra = await apply_qualification_rule(ctx, text)
     if extra:
         reply = f"{reply} {extra}".strip()
-    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply.
-    reply = unavailable_team_reply(ctx) or reply
+    # A handoff to a closed or unstaffed team says so, whichever brain wrote the reply; when
+    # the customer already gave a number or e-mail for the call-back, it is recorded and said.
+    reply = take_callback_details(ctx, text, contact_locale) or unavailable_team_reply(ctx) or reply
     # Account numbers, phone numbers and links must be the workspace's verified ones (a reply
     # leaking the canary is replaced below anyway, and recorded as that).
     guarded = None if leaks_canary(reply, canary) else await guard_reply(ctx, reply)
@@ -306,7 +370,52 @@ async def decide(
         reply = config.prompts.phrase("clarify", language, business_name=config.name)
         error = "; ".join(filter(None, [error, "guardrail: reply contained the prompt canary"]))
         log.warning("guardrail", extra={"fields": {"rule": "canary", "turn_brain": brain}})
-    return Decision(ctx, reply, brain, model_name, usage, error)
+    if retrieval.degraded:
+        error = "; ".join(
+            filter(None, [error, f"retrieval {retrieval.status}: {retrieval.detail}"])
+        )
+    return Decision(ctx, reply, brain, model_name, usage, error, retrieval)
+
+
+async def callback_decision(
+    config: WorkspaceConfig,
+    contact: ContactState,
+    contact_locale: str | None,
+    past: list[models.Message],
+    text: str,
+    waiting: WaitingCallback,
+    now: datetime,
+) -> Decision | None:
+    """The answer to a message in a conversation the humans own whose handoff waits for a
+    call-back number: the confirmation when ``text`` gives a phone or e-mail, else None (the
+    message is answered silently, as any other while the humans own it)."""
+    locale = (contact_locale or "")[:2].lower() or None
+    language = detect_language(text, contact.language or locale or config.default_language)
+
+    async def no_search(_: str) -> list[Hit]:
+        return []
+
+    ctx = ToolContext(
+        config=config,
+        contact=contact,
+        customer_words=[m.text for m in past if m.direction == "in"] + [text],
+        language=language,
+        now=now,
+        search=no_search,
+    )
+    reply = take_callback_details(ctx, text, contact_locale, waiting)
+    if reply is None:
+        return None
+    error = None
+    # The reply says back the customer's own number, which the guard allows; it runs anyway,
+    # as on every reply.
+    guarded = await guard_reply(ctx, reply)
+    if guarded is not None:
+        reply, error = guarded.reply, guarded.error
+    not_searched = RetrievalTrace(detail="not searched: the reply confirms call-back details")
+    return Decision(
+        ctx, reply, CALLBACK_CONTACT, OFFLINE_MODEL_NAME, ModelUsage(), error, not_searched
+    )
 
 
 def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:

@@ -15,6 +15,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from agent_service.agent.usage import ModelUsage
 from agent_service.core.config import Settings
+from agent_service.core.text import storable, storable_value
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -116,4 +117,24 @@ async def invoke_model(
         raise ModelUnavailable(f"{attempts} attempt(s); last: {type(exc).__name__}: {exc}") from exc
     if not isinstance(result, AIMessage):
         raise ModelUnavailable(f"unexpected model output {type(result).__name__}")
-    return result
+    return storable_message(result)
+
+
+def storable_message(message: AIMessage) -> AIMessage:
+    """The model's message with text both databases can store (core/text.py): everything the
+    model writes (the reply, tool arguments, a malformed call) enters the service here."""
+    content = storable_value(message.content)
+    tool_calls = [
+        {**call, "name": storable(call["name"]), "args": storable_value(call["args"])}
+        for call in message.tool_calls
+    ]
+    invalid = [storable_value(dict(call)) for call in message.invalid_tool_calls]
+    if (content, tool_calls, invalid) == (
+        message.content,
+        message.tool_calls,
+        message.invalid_tool_calls,
+    ):
+        return message
+    return message.model_copy(
+        update={"content": content, "tool_calls": tool_calls, "invalid_tool_calls": invalid}
+    )

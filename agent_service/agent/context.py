@@ -38,6 +38,17 @@ class HandoffDecision:
 
 
 @dataclass
+class CallbackDetails:
+    """Contact details the customer gave for a call-back, for the contact and the handoff."""
+
+    phone: str | None
+    email: str | None
+    # The open handoff whose summary gains them; None when it is this turn's own handoff.
+    handoff_id: str | None
+    summary: str  # that handoff's summary with the details
+
+
+@dataclass
 class ToolCallRecord:
     """A tool call as the model made it, and what the service did with it."""
 
@@ -65,6 +76,7 @@ class ToolContext:
     # Moves into stages that need a human's approval, stored as pending, not applied.
     pending_approvals: list[StageDecision] = field(default_factory=list)
     handoff: HandoffDecision | None = None
+    callback: CallbackDetails | None = None
     tool_log: list[ToolCallRecord] = field(default_factory=list)
     retrieved: list[Hit] = field(default_factory=list)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.agent.circuit_breaker import CircuitBreakers
 from agent_service.agent.intents.detector import IntentDetector
 from agent_service.agent.query_batcher import QueryBatcher
+from agent_service.conversations.leases import TurnLeases, new_replica_id
 from agent_service.conversations.rate_limits import RateLimits
 from agent_service.core.config import Settings
 from agent_service.db.write_gate import WriteGate
@@ -41,6 +42,10 @@ class ContactLocks:
 
     def is_held(self, workspace_id: str, contact_id: str) -> bool:
         return (workspace_id, contact_id) in self._locks
+
+    def users(self, workspace_id: str, contact_id: str) -> int:
+        """Workers holding or waiting for the contact's lock."""
+        return self._locks.get((workspace_id, contact_id), (None, 0))[1]
 
     @asynccontextmanager
     async def hold(self, workspace_id: str, contact_id: str) -> AsyncIterator[None]:
@@ -80,8 +85,8 @@ class TurnTasks:
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            # The message stays "received": start-up recovery answers it.
-            log.error("turn failed", exc_info=task.exception())
+            # The message stays "received": the sweep (workers/recovery.py) answers it.
+            log.error("turn task failed", exc_info=task.exception())
 
     async def cancel_all(self) -> None:
         """At shutdown: unfinished turns are left to start-up recovery, never half-saved."""
@@ -116,6 +121,8 @@ class AgentDeps:
     breakers: CircuitBreakers = field(init=False)
     rate_limits: RateLimits = field(init=False)
     query_batcher: QueryBatcher = field(init=False)
+    # Which contacts this process answers now, leased in the database (one replica a contact).
+    turn_leases: TurnLeases = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -124,3 +131,4 @@ class AgentDeps:
         )
         self.rate_limits = RateLimits(s, self.clock)
         self.query_batcher = QueryBatcher(self.embeddings.embed_queries)
+        self.turn_leases = TurnLeases(new_replica_id(), s.turn_lease_seconds)

@@ -78,8 +78,14 @@ async def run_offline_planner(
     hits: list[Hit],
     intent: IntentMatch | None,
     thresholds: PlannerThresholds,
+    knowledge_searched: bool = True,
 ) -> str:
-    """Decide and act for one customer message; returns the reply text."""
+    """Decide and act for one customer message; returns the reply text.
+
+    ``knowledge_searched`` is False when no knowledge could be searched at all (the index and
+    the database's signals both unavailable): a question then goes to a colleague, and the
+    handoff says why.
+    """
     config, contact, lang = ctx.config, ctx.contact, ctx.language
     prompts = config.prompts
     team_name = _team_name(ctx, config.default_handoff_team)
@@ -144,9 +150,12 @@ async def run_offline_planner(
     elif found_intent is None and _QUESTION.search(text) and not new_answers:
         near = closest_topics(hits, thresholds)
         if not near:
-            return await _handoff(
-                ctx, "the knowledge base has no answer to the question", "cannot_help"
+            reason = (
+                "the knowledge base has no answer to the question"
+                if knowledge_searched
+                else "the knowledge base could not be searched"
             )
+            return await _handoff(ctx, reason, "cannot_help")
         # Unsure: offer the nearest topics rather than quote a possibly wrong answer.
         parts.append(say("closest_topics", topics=" / ".join(h.question for h in near)))
 

@@ -1,17 +1,20 @@
-"""A turn's outcome, written in one transaction, only if no other worker answered first."""
+"""A turn's outcome, written in one transaction, only if no other worker answered first; and
+a failed attempt's record (why, what it cost), so the retries of a turn are bounded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import cast
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.context import ToolContext
 from agent_service.agent.usage import ModelUsage, add_usage
 from agent_service.core.ids import new_id
+from agent_service.core.text import storable
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import fill_callbacks
@@ -32,6 +35,7 @@ class TurnRecord:
     usage: ModelUsage
     latency_ms: float
     error: str | None
+    retrieval: str | None = None  # schemas.retrieval.RetrievalStatus
 
 
 # A turn's save is on the latency path of every message, and building an SQLAlchemy statement
@@ -52,11 +56,15 @@ class AlreadyAnswered(Exception):
     """Another worker (another process, or recovery) answered these messages first."""
 
 
+AnsweredStatus = Literal["processed", "failed"]
+
+
 async def _claim(
     session: AsyncSession,
     responses: dict[str, MessageResponse],
     turn_id: str | None,
     language: str | None = None,
+    status: AnsweredStatus = "processed",
 ) -> None:
     """Mark the messages answered, only if they are still waiting: the database decides."""
     detected = {"language": language} if language else {}
@@ -65,7 +73,8 @@ async def _claim(
             _CLAIM,
             {
                 "claimed_id": message_id,
-                "status": "processed",
+                "status": status,
+                "retry_at": None,
                 "turn_id": turn_id,
                 "response": response.model_dump(mode="json", by_alias=True),
                 **detected,
@@ -97,18 +106,28 @@ async def save_turn(
     responses: dict[str, MessageResponse],
     reply_channel: str,
     gate: WriteGate,
+    status: AnsweredStatus = "processed",
 ) -> bool:
-    """Apply the turn: reply, contact, stage history, handoff, turn log, the responses and the
-    callbacks they owe. Raises ``AlreadyAnswered`` (and writes nothing) when beaten to it.
-    Returns True when callbacks became due."""
+    """Apply the turn: reply, contact, stage history, handoff (or the call-back details of an
+    open one), turn log, the responses and the callbacks they owe. Raises
+    ``AlreadyAnswered`` (and writes nothing) when beaten to it. Returns True when callbacks
+    became due.
+
+    ``status`` ``failed``: the fallback of a message every attempt failed at; the usage of
+    those attempts was charged as each failed (``save_failed_attempt``), so it is recorded on
+    the turn but not charged again."""
     now = ctx.now
     answered = list(responses.values())[-1]
     async with gate.hold(), sessions() as session, session.begin():
-        await _claim(session, responses, record.turn_id, ctx.language)
+        await _claim(session, responses, record.turn_id, ctx.language, status)
         state = ctx.contact
+        # Phone and e-mail only when the customer gave them for a call-back this turn: the
+        # message's own store may have just refreshed them from the channel's profile.
+        reach = {"phone": state.phone, "email": state.email} if ctx.callback is not None else {}
         await session.execute(
             _UPDATE_CONTACT,
             {
+                **reach,
                 "contact_row_id": contact_row_id,
                 "lifecycle_stage": state.lifecycle_stage,
                 "lost": state.lost,
@@ -141,6 +160,7 @@ async def save_turn(
                 ],
                 "tool_calls": [t.as_dict() for t in ctx.tool_log],
                 "error": record.error,
+                "retrieval": record.retrieval,
                 "created_at": now,
             },
         )
@@ -216,5 +236,59 @@ async def save_turn(
                     created_at=now,
                 )
             )
-        await add_usage(session, workspace_id, now.date(), record.usage)
+        if ctx.callback is not None and ctx.callback.handoff_id is not None:
+            # The call-back details go where the team reads the handoff it already has.
+            await session.execute(
+                update(models.Handoff)
+                .where(models.Handoff.id == ctx.callback.handoff_id)
+                .values(summary=ctx.callback.summary)
+            )
+        if status == "processed":
+            await add_usage(session, workspace_id, now.date(), record.usage)
         return await fill_callbacks(session, workspace_id, responses, now)
+
+
+async def save_failed_attempt(
+    sessions: async_sessionmaker[AsyncSession],
+    workspace_id: str,
+    message_ids: list[str],
+    error: str,
+    usage: ModelUsage,
+    now: datetime,
+    replica: str,
+    delay_after: Callable[[int], float],
+    gate: WriteGate,
+) -> dict[str, tuple[list[dict[str, Any]], datetime]] | None:
+    """Record a failed attempt at the turn of these messages, and charge its model calls (the
+    turn's save that would have charged them did not happen). ``delay_after(n)``: seconds
+    before attempt n + 1. Returns each message's attempt log and when it may be tried again;
+    None (and nothing written) when they were answered meanwhile: whoever answered them
+    charged what it spent."""
+    entry = {
+        "at": now.isoformat(),
+        "error": storable(error)[:2000],
+        "model_calls": usage.calls,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "replica": replica,
+    }
+    logs: dict[str, tuple[list[dict[str, Any]], datetime]] = {}
+    async with gate.hold(), sessions() as session, session.begin():
+        rows = await session.execute(
+            select(_messages.c.id, _messages.c.attempt_log).where(
+                _messages.c.id.in_(message_ids), _messages.c.status == "received"
+            )
+        )
+        for message_id, attempt_log in rows.all():
+            log = [*(attempt_log or []), entry]
+            retry_at = now + timedelta(seconds=delay_after(len(log)))
+            await session.execute(
+                update(_messages)
+                .where(_messages.c.id == message_id, _messages.c.status == "received")
+                .values(attempt_log=log, error=entry["error"], retry_at=retry_at)
+            )
+            logs[message_id] = (log, retry_at)
+        if not logs:
+            return None
+        await add_usage(session, workspace_id, now.date(), usage)
+    return logs

@@ -9,16 +9,25 @@ the customer sent them, and a burst of quick messages gets one reply.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import logging
+from collections import deque
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
-from agent_service.agent.answer import answer_messages
+from agent_service.agent.answer import Answered, answer_messages
 from agent_service.agent.deps import AgentDeps
-from agent_service.agent.outcome import AlreadyAnswered
+from agent_service.agent.fallback import answer_failed
+from agent_service.agent.outcome import AlreadyAnswered, save_failed_attempt
+from agent_service.agent.usage import ModelUsage
 from agent_service.conversations import inbox
 from agent_service.conversations.rate_limits import RateLimits
+from agent_service.db import models
 from agent_service.delivery.outbox import idempotency_key
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
+
+log = logging.getLogger("agent_service.turn")
 
 
 class StillProcessing(TimeoutError):
@@ -44,7 +53,13 @@ async def run_turn(
     if not received.duplicate:
         # Shielded: a dropped request must not abort the turn half-way; the turn runs on.
         turn = deps.turn_tasks.spawn(
-            process_contact(deps, workspace_id, received.contact_row_id, inbound.contact.id)
+            process_contact(
+                deps,
+                workspace_id,
+                received.contact_row_id,
+                inbound.contact.id,
+                received.message_row_id,
+            )
         )
         answered = await asyncio.shield(turn)
         if received.message_row_id in answered:  # this request's turn answered it: no re-read
@@ -67,7 +82,13 @@ async def accept_message(
     received = await _store(deps, workspace_id, inbound, respond_async=True, limits=limits)
     if not received.duplicate:
         deps.turn_tasks.spawn(
-            process_contact(deps, workspace_id, received.contact_row_id, inbound.contact.id)
+            process_contact(
+                deps,
+                workspace_id,
+                received.contact_row_id,
+                inbound.contact.id,
+                received.message_row_id,
+            )
         )
     else:
         deps.outbox_ready.set()  # a repeat of an answered message may have made its callback due
@@ -96,34 +117,209 @@ async def _store(
 
 
 async def process_contact(
-    deps: AgentDeps, workspace_id: str, contact_row_id: str, contact_key: str
+    deps: AgentDeps,
+    workspace_id: str,
+    contact_row_id: str,
+    contact_key: str,
+    message_row_id: str | None = None,
 ) -> dict[str, MessageResponse]:
     """Answer every stored, unanswered message of the contact, one turn at a time.
 
-    Whoever holds the contact's lock answers what is waiting, oldest ``sent_at`` first; with a
-    burst window, what arrived together is answered together. A worker that finds nothing
-    waiting (another one answered its message) returns at once. Returns the responses it
+    Whoever holds the contact's lock (in this process) and its lease (among replicas) answers
+    what is waiting, oldest ``sent_at`` first; with a burst window, what arrived together is
+    answered together. A worker that finds nothing waiting (another one answered its message)
+    returns at once. A worker started for ``message_row_id`` that finds another replica's lease
+    on the contact waits until that replica answered the message or let the lease go; the sweep
+    (``message_row_id`` None) leaves the contact to the lease holder. Returns the responses it
     stored, by message row id.
     """
     stored: dict[str, MessageResponse] = {}
     async with deps.contact_locks.hold(workspace_id, contact_key):
-        await _let_burst_settle(deps, contact_row_id)
-        async with deps.sessions() as session:
-            waiting = await inbox.unanswered(session, contact_row_id)
-        if not waiting:
+        if not await _take_lease(deps, contact_row_id, message_row_id):
             return stored
-        batches = [waiting] if deps.settings.burst_window_seconds > 0 else [[m] for m in waiting]
-        slots = deps.turn_tasks.slots(deps.settings.max_concurrent_turns)
-        for batch in batches:
+        try:
+            await _let_burst_settle(deps, contact_row_id)
+            async with deps.sessions() as session:
+                waiting = await inbox.unanswered(session, contact_row_id)
+            queue = deque(_batches(deps, waiting))
+            slots = deps.turn_tasks.slots(deps.settings.max_concurrent_turns)
+            while queue:
+                batch = queue.popleft()
+                answered = await _answer(deps, workspace_id, batch, slots, queue)
+                if answered is None:
+                    continue
+                stored.update(answered.responses)
+                if answered.callbacks_due:
+                    deps.outbox_ready.set()
+        finally:
+            # Another worker of this process waits for the contact: the lease stays, for it.
+            keep = deps.contact_locks.users(workspace_id, contact_key) > 1
             try:
-                async with slots:
-                    answered = await answer_messages(deps, workspace_id, batch)
-            except AlreadyAnswered:
-                continue  # another process (or recovery) saved it first; its answer stands
-            stored.update(answered.responses)
-            if answered.callbacks_due:
-                deps.outbox_ready.set()
+                await deps.turn_leases.release(
+                    deps.sessions, deps.write_gate, contact_row_id, keep=keep
+                )
+            except Exception:  # it expires by itself; the turn's outcome stands
+                log.exception(
+                    "could not free the contact's lease",
+                    extra={"fields": _ids(workspace_id, contact_row_id, [])},
+                )
     return stored
+
+
+def _batches(deps: AgentDeps, waiting: list[models.Message]) -> list[list[models.Message]]:
+    """One turn per message, or (with a burst window) per run of fresh messages: a message
+    whose turn failed before is answered alone, never folded into its neighbours' turn."""
+    if deps.settings.burst_window_seconds <= 0:
+        return [[m] for m in waiting]
+    batches: list[list[models.Message]] = []
+    fresh: list[models.Message] = []
+    for message in waiting:
+        if not message.attempt_log:
+            fresh.append(message)
+            continue
+        if fresh:
+            batches.append(fresh)
+            fresh = []
+        batches.append([message])
+    if fresh:
+        batches.append(fresh)
+    return batches
+
+
+async def _answer(
+    deps: AgentDeps,
+    workspace_id: str,
+    batch: list[models.Message],
+    slots: asyncio.Semaphore,
+    queue: deque[list[models.Message]],
+) -> Answered | None:
+    """One attempt at the batch's turn. On failure the attempt is recorded (and its model
+    calls charged) and the batch's messages go back to the front of ``queue``, one by one, to
+    be tried again after their back-off; after the last attempt, the fallback answers."""
+    first, settings = batch[0], deps.settings
+    if len(batch) == 1 and len(first.attempt_log or []) >= settings.turn_max_attempts:
+        return await _fall_back(deps, workspace_id, first)
+    if len(batch) == 1 and first.retry_at is not None:
+        await _wait_until(deps, first.retry_at)
+    usage = ModelUsage()
+    try:
+        async with slots:
+            return await answer_messages(deps, workspace_id, batch, usage)
+    except AlreadyAnswered:
+        return None  # another process (or recovery) saved it first; its answer stands
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        attempt = len(first.attempt_log or []) + 1
+        log.warning(
+            "turn attempt failed",
+            exc_info=exc,
+            extra={
+                "fields": {
+                    **_ids(workspace_id, first.contact_id, batch),
+                    "attempt": attempt,
+                    "max_attempts": settings.turn_max_attempts,
+                    "model_calls": usage.calls,
+                    "error": error[:500],
+                }
+            },
+        )
+        failed = await save_failed_attempt(
+            deps.sessions,
+            workspace_id,
+            [m.id for m in batch],
+            error,
+            usage,
+            deps.clock(),
+            deps.turn_leases.replica,
+            partial(_retry_delay, deps),
+            deps.write_gate,
+        )
+    if failed is None:
+        return None  # answered meanwhile by another worker
+    again = []
+    for message in batch:
+        if message.id in failed:
+            message.attempt_log, message.retry_at = failed[message.id]
+            again.append([message])
+    queue.extendleft(reversed(again))
+    return None
+
+
+async def _fall_back(
+    deps: AgentDeps, workspace_id: str, message: models.Message
+) -> Answered | None:
+    """Every attempt failed: answer with the fallback, mark the message failed."""
+    attempt_log = list(message.attempt_log or [])
+    fields = {
+        **_ids(workspace_id, message.contact_id, [message]),
+        "attempts": len(attempt_log),
+        "error": str(attempt_log[-1].get("error", ""))[:500] if attempt_log else None,
+    }
+    try:
+        answered = await answer_failed(deps, workspace_id, message, attempt_log)
+    except AlreadyAnswered:
+        return None
+    except Exception as exc:
+        # Left "received" with a later retry_at: the sweep tries the fallback (not the model)
+        # again then.
+        log.exception("the fallback for a failed message failed too", extra={"fields": fields})
+        failed = await save_failed_attempt(
+            deps.sessions,
+            workspace_id,
+            [message.id],
+            f"fallback failed: {type(exc).__name__}: {exc}",
+            ModelUsage(),
+            deps.clock(),
+            deps.turn_leases.replica,
+            partial(_retry_delay, deps),
+            deps.write_gate,
+        )
+        if failed is not None:
+            message.attempt_log, message.retry_at = failed[message.id]
+        return None
+    log.error("message failed: answered with the fallback", extra={"fields": fields})
+    return answered
+
+
+def _retry_delay(deps: AgentDeps, attempts: int) -> float:
+    """Seconds before attempt ``attempts`` + 1: doubling from the base, capped."""
+    settings = deps.settings
+    return float(
+        min(
+            settings.turn_retry_max_seconds,
+            settings.turn_retry_base_seconds * 2 ** max(0, attempts - 1),
+        )
+    )
+
+
+async def _wait_until(deps: AgentDeps, when: datetime) -> None:
+    delay = (when - deps.clock()).total_seconds()
+    if delay > 0:
+        await deps.sleep(min(delay, deps.settings.turn_retry_max_seconds))
+
+
+async def _take_lease(deps: AgentDeps, contact_row_id: str, message_row_id: str | None) -> bool:
+    """Take the contact's lease; a worker started for a message waits while another replica
+    holds it and the message is still unanswered (that replica answers it, or lets go)."""
+    poll = min(0.5, deps.settings.turn_lease_seconds / 10)
+    leases = deps.turn_leases
+    while True:
+        if await leases.take(deps.sessions, deps.write_gate, contact_row_id):
+            return True
+        if message_row_id is None or not await inbox.is_waiting(deps.sessions, message_row_id):
+            return False
+        await asyncio.sleep(poll)
+
+
+def _ids(workspace_id: str, contact_row_id: str, batch: list[models.Message]) -> dict[str, Any]:
+    """What a log line about a turn names: workspace, contact and messages (row ids: never
+    redacted; the channel's message ids beside them)."""
+    return {
+        "workspace_id": workspace_id,
+        "contact_row_id": contact_row_id,
+        "message_row_ids": [m.id for m in batch],
+        "message_ids": [m.channel_message_id for m in batch],
+    }
 
 
 async def _let_burst_settle(deps: AgentDeps, contact_row_id: str) -> None:

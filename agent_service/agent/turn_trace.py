@@ -30,6 +30,7 @@ def log_turn_trace(record: TurnRecord, ctx: ToolContext, text: str) -> None:
                 "tool_calls": [{"name": t.name, "status": t.status} for t in ctx.tool_log],
                 "stage": ctx.contact.lifecycle_stage,
                 "error": record.error,
+                "retrieval": record.retrieval,
                 "text": text[:500],
             }
         },

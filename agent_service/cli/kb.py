@@ -40,7 +40,11 @@ def import_(
     tag: list[str] = typer.Option([], help="Tag for every imported entry (repeatable)."),
     batch: int = typer.Option(256, min=1, help="Entries stored and indexed per transaction."),
 ) -> None:
-    """Import FAQ rows or a document, with a progress bar; bad rows are listed, good rows land."""
+    """Import FAQ rows or a document, with a progress bar; bad rows are listed, good rows land.
+
+    Running it again with the same file creates nothing: each row's entry (its external_id, or
+    else its question and language) is updated when the row differs, else left as it is. A
+    running server searches the imported entries at once (no restart)."""
     chosen = fmt or SUFFIX_FORMATS.get(path.suffix.lower())
     if chosen not in SUFFIX_FORMATS.values():
         raise typer.BadParameter(f"cannot tell the format of '{path.name}'; pass --format")
@@ -85,11 +89,7 @@ def import_(
                     target_type="knowledge_entry",
                     target_id=None,
                     before=None,
-                    after={
-                        "source": str(path.name),
-                        "created": len(report.created_ids),
-                        "errors": len(report.errors),
-                    },
+                    after={"source": str(path.name), **report.counts()},
                     now=service.deps.clock(),
                 )
                 await session.commit()
@@ -98,17 +98,19 @@ def import_(
             await service.stop()
 
     report, elapsed = asyncio.run(run())
-    created = len(report.created_ids)
-    rate = created / elapsed if elapsed > 0 else 0.0
+    stored = report.stored
+    rate = stored / elapsed if elapsed > 0 else 0.0
     typer.echo(
-        f"imported {created} entries into {workspace} in {elapsed:.1f} s "
-        f"({rate:.0f} entries/s); {len(report.errors)} row(s) refused"
+        f"imported {stored} entries into {workspace} in {elapsed:.1f} s "
+        f"({rate:.0f} entries/s): {len(report.created_ids)} created, "
+        f"{len(report.updated_ids)} updated, {len(report.unchanged_ids)} unchanged; "
+        f"{len(report.errors)} row(s) refused"
     )
     for error in report.errors[:20]:
         typer.echo(f"  row {error.row}: {error.error}")
     if len(report.errors) > 20:
         typer.echo(f"  ... and {len(report.errors) - 20} more")
-    if report.errors and not created:
+    if report.errors and not stored:
         raise typer.Exit(1)
 
 

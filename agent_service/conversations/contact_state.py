@@ -20,5 +20,8 @@ class ContactState:
     fields: dict[str, Any]
     pending_field: str | None
     language: str | None
+    # How to reach the customer: the channel's profile, or what they gave for a call-back.
+    phone: str | None = None
+    email: str | None = None
     # Reason categories of handoffs the humans gave back (see handoff_guard): no loops.
     handed_back: list[str] = field(default_factory=list)

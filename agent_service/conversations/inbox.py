@@ -255,6 +255,8 @@ def contact_state(row: models.Contact) -> ContactState:
         fields=dict(row.fields or {}),
         pending_field=row.pending_field,
         language=row.language,
+        phone=row.phone,
+        email=row.email,
     )
 
 
@@ -289,3 +291,25 @@ async def history(
         )
     ).all()
     return list(reversed(rows))
+
+
+async def is_waiting(sessions: async_sessionmaker[AsyncSession], message_row_id: str) -> bool:
+    """Whether the message is still stored unanswered."""
+    async with sessions() as session:
+        status = await session.scalar(
+            select(models.Message.status).where(models.Message.id == message_row_id)
+        )
+    return status == "received"
+
+
+async def recent_messages(
+    session: AsyncSession, contact_row_id: str, limit: int
+) -> list[models.Message]:
+    """The contact's latest ``limit`` messages, both directions, oldest first."""
+    rows = await session.scalars(
+        select(models.Message)
+        .where(models.Message.contact_id == contact_row_id)
+        .order_by(models.Message.created_at.desc(), models.Message.direction.desc())
+        .limit(limit)
+    )
+    return list(reversed(rows.all()))

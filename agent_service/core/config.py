@@ -88,6 +88,34 @@ class Settings(BaseSettings):
     )
     chroma_host: str | None = Field(default=None, description="Use a Chroma server when set.")
     chroma_port: int = Field(default=8000, description="Port of the Chroma server.")
+    chroma_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Timeout of one request to the Chroma server (connecting: at most 2 s); "
+        "bounds how long a thread waits on a stalled server.",
+    )
+    chroma_threads: int = Field(
+        default=4, ge=1, description="Threads that talk to the vector index (its own pool)."
+    )
+    retrieval_timeout_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="How long a search waits for the vector index; then it ranks the entries "
+        "from the database's own signals (docs/retrieval.md).",
+    )
+    index_breaker_failure_threshold: int = Field(
+        default=2,
+        ge=1,
+        description="Consecutive timeouts or connection failures that open the index's circuit.",
+    )
+    index_breaker_cooldown_seconds: float = Field(
+        default=15.0, ge=0, description="How long an open index circuit waits before one probe."
+    )
+    index_sync_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often knowledge written while the index was unreachable is sent to it.",
+    )
 
     # The turn.
     max_tool_iterations: int = Field(
@@ -194,9 +222,32 @@ class Settings(BaseSettings):
         default=200, ge=1, description="Turns in flight at once; more wait (stored) for a slot."
     )
     unanswered_sweep_seconds: float = Field(
-        default=60.0,
+        default=1.0,
         gt=0,
-        description="Retry messages still unanswered this long after arrival (a failed turn).",
+        description="How often each replica looks for messages to adopt: a turn due for its "
+        "retry, a contact whose replica stopped renewing its lease, or a message nobody leased "
+        "for a lease's length.",
+    )
+    turn_lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a replica's hold on a contact's turn lasts unless renewed (every "
+        "third of it, while the turn runs); a replica that died is replaced this long after its "
+        "last renewal.",
+    )
+    turn_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Attempts at a message's turn; after the last failure the message is "
+        "answered with the fallback (a handoff where the workspace can) and marked `failed`.",
+    )
+    turn_retry_base_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="Wait before the second attempt at a failed turn; doubles per attempt.",
+    )
+    turn_retry_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest wait between two attempts at a failed turn."
     )
     # Model faults, limits and security.
     turn_deadline_seconds: float = Field(

@@ -55,6 +55,10 @@ class Workspace(Base):
     # knowledge (migration 0008): the per-process caches of both are checked against them.
     config_revision: Mapped[int] = mapped_column(Integer, server_default="0")
     knowledge_revision: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Set when a knowledge change was stored while the vector index did not answer (a new
+    # token each time); cleared by the catch-up once the index holds the stored entries
+    # (migration 0013, knowledge_base/store.py).
+    index_pending: Mapped[str | None] = mapped_column(String(40))
 
 
 class ApiKey(Base):
@@ -133,8 +137,13 @@ class PromptVersion(Base):
 
 class KnowledgeEntry(Base):
     __tablename__ = "knowledge_entries"
+    __table_args__ = (
+        Index("uq_knowledge_entries_external_id", "workspace_id", "external_id", unique=True),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    # The entry's id in the system it was imported from; a re-import updates it (migration 0011).
+    external_id: Mapped[str | None] = mapped_column(String(200))
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(10))
@@ -167,6 +176,10 @@ class Contact(Base):
     pending_field: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Which replica answers the contact now, and until when unless it renews
+    # (conversations/leases.py); both null when nobody does.
+    turn_leased_by: Mapped[str | None] = mapped_column(String(80))
+    turn_leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -186,10 +199,15 @@ class Message(Base):
     language: Mapped[str | None] = mapped_column(String(10))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20))  # received | processed
+    status: Mapped[str] = mapped_column(String(20))  # received | processed | failed
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     turn_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The turn's failed attempts, oldest first: {"at", "error", "model_calls", "input_tokens",
+    # "output_tokens", "replica"} (conversations/attempts.py); null while none failed.
+    attempt_log: Mapped[list[Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # why the last attempt failed
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the next attempt, not before
 
 
 class Turn(Base):
@@ -201,6 +219,7 @@ class Turn(Base):
     contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
     inbound_message_id: Mapped[str] = mapped_column(String(40))
     # schemas.brains.Brain: "llm" | "offline-planner" | "llm+offline-planner" | "conversation-cap"
+    # | "callback-contact"
     brain: Mapped[str] = mapped_column(String(20))
     model: Mapped[str] = mapped_column(String(200))
     prompt_version: Mapped[str] = mapped_column(String(200))
@@ -211,6 +230,9 @@ class Turn(Base):
     retrieved: Mapped[list[Any]] = mapped_column(JSON, default=list)
     tool_calls: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # schemas.retrieval.RetrievalStatus: whether the vector index answered this turn's
+    # searches ("ok") or why not; null for turns stored before migration 0013.
+    retrieval: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

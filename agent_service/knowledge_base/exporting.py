@@ -10,12 +10,13 @@ from typing import Any
 
 from agent_service.db.models import KnowledgeEntry
 
-CSV_COLUMNS = ("id", "question", "answer", "language", "tags", "valid_until")
+CSV_COLUMNS = ("id", "external_id", "question", "answer", "language", "tags", "valid_until")
 
 
 def entry_row(entry: KnowledgeEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
+        "external_id": entry.external_id,
         "question": entry.question,
         "answer": entry.answer,
         "language": entry.language,
@@ -35,6 +36,11 @@ def to_csv(entries: Sequence[KnowledgeEntry]) -> str:
     for entry in entries:
         row = entry_row(entry)
         writer.writerow(
-            {**row, "tags": "; ".join(row["tags"]), "valid_until": row["valid_until"] or ""}
+            {
+                **row,
+                "external_id": row["external_id"] or "",
+                "tags": "; ".join(row["tags"]),
+                "valid_until": row["valid_until"] or "",
+            }
         )
     return out.getvalue()

@@ -1,6 +1,9 @@
 """Knowledge import: FAQ rows (JSON, CSV), documents split into passages (Markdown, text, PDF).
 
 Each row is checked on its own; a bad row is reported with its number and the good rows land.
+Importing is idempotent: a row names its entry by ``external_id``, or else by its question and
+language; an entry already stored is updated when the row differs and left alone when it does
+not (``KnowledgeBase.merge_many``), and the report counts the three.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class FaqRow(BaseModel):
     language: str = Field(min_length=2, max_length=10)
     tags: list[str] = Field(default_factory=list)
     valid_until: date | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("tags", mode="before")
     @classmethod
@@ -43,6 +47,15 @@ class FaqRow(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("external_id", mode="before")
+    @classmethod
+    def _external_id(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # JSON ids are often numbers
+        if isinstance(value, str):
+            return value.strip() or None  # an empty CSV cell: no id
+        return value
+
     @field_validator("question", "answer", "language", mode="after")
     @classmethod
     def _not_blank(cls, value: str) -> str:
@@ -51,7 +64,14 @@ class FaqRow(BaseModel):
         return value.strip()
 
     def entry(self) -> EntryData:
-        return EntryData(self.question, self.answer, self.language, self.tags, self.valid_until)
+        return EntryData(
+            self.question,
+            self.answer,
+            self.language,
+            self.tags,
+            self.valid_until,
+            self.external_id,
+        )
 
 
 @dataclass
@@ -71,7 +91,22 @@ class Parsed:
 @dataclass
 class ImportReport:
     created_ids: list[str] = field(default_factory=list)
+    updated_ids: list[str] = field(default_factory=list)
+    unchanged_ids: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        """Rows that are in the knowledge base now, whether created, updated or unchanged."""
+        return len(self.created_ids) + len(self.updated_ids) + len(self.unchanged_ids)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": len(self.created_ids),
+            "updated": len(self.updated_ids),
+            "unchanged": len(self.unchanged_ids),
+            "errors": len(self.errors),
+        }
 
 
 class ImportFormatError(Invalid):
@@ -91,7 +126,35 @@ def parse_rows(rows: Sequence[Any], first_row: int = 1) -> Parsed:
                 f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
             )
             parsed.errors.append(RowError(number, problems))
-    return parsed
+    return _without_repeats(parsed)
+
+
+def _without_repeats(parsed: Parsed) -> Parsed:
+    """A row naming the same entry as an earlier row of the file (its external_id, or with
+    none its question and language) is refused: which of the two should the entry be?"""
+    seen: dict[tuple[str, ...], int] = {}
+    kept = Parsed(errors=list(parsed.errors))
+    for number, entry in parsed.entries:
+        key = (
+            ("external_id", entry.external_id)
+            if entry.external_id
+            else ("question", entry.language, entry.question)
+        )
+        first = seen.setdefault(key, number)
+        if first == number:
+            kept.entries.append((number, entry))
+        elif entry.external_id:
+            kept.errors.append(RowError(number, f"external_id: repeats row {first}"))
+        else:
+            kept.errors.append(
+                RowError(
+                    number,
+                    f"question: row {first} has the same question and language "
+                    "(give each an external_id, or reword one)",
+                )
+            )
+    kept.errors.sort(key=lambda e: e.row)
+    return kept
 
 
 def parse_faq_json(text: str) -> Parsed:
@@ -153,7 +216,7 @@ def split_document(
             parsed.entries.append(
                 (number, EntryData(question or title, chunk, language, tags, valid_until))
             )
-    return parsed
+    return _without_repeats(parsed)
 
 
 def _chunks(body: str, max_chars: int) -> list[str]:
@@ -227,16 +290,19 @@ async def import_entries(
     batch: int = 256,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Store the good rows batch by batch; a batch that fails is reported row by row."""
+    """Store the good rows batch by batch, each entry created, updated or left as it is; a
+    batch that fails is reported row by row."""
     report = ImportReport(errors=list(parsed.errors))
     for start in range(0, len(parsed.entries), batch):
         chunk = parsed.entries[start : start + batch]
         try:
-            rows = await knowledge.add_many(workspace_id, [e for _, e in chunk], now)
+            merged = await knowledge.merge_many(workspace_id, [e for _, e in chunk], now)
         except Exception as exc:
             report.errors.extend(RowError(n, f"not stored: {exc}") for n, _ in chunk)
         else:
-            report.created_ids.extend(r.id for r in rows)
+            report.created_ids.extend(merged.created)
+            report.updated_ids.extend(merged.updated)
+            report.unchanged_ids.extend(merged.unchanged)
         if progress is not None:
             progress(len(chunk))
     report.errors.sort(key=lambda e: e.row)

@@ -33,12 +33,14 @@ SYSTEM_VARIABLES = frozenset(
 )
 PHRASE_VARIABLES = frozenset({"name", "business_name", "team", "hours"})
 # Variables only some phrases get: the verified items a blocked reply is replaced with, the
-# nearest knowledge topics offered when the planner is unsure.
+# nearest knowledge topics offered when the planner is unsure, the phone number or e-mail a
+# customer left for a call-back.
 PHRASE_EXTRA_VARIABLES = {
     "closest_topics": frozenset({"topics"}),
     "verified_payment": frozenset({"accounts"}),
     "verified_phone": frozenset({"phones"}),
     "verified_link": frozenset({"links"}),
+    "callback_noted": frozenset({"details"}),
 }
 REQUIRED_PHRASES = frozenset(
     {

@@ -57,13 +57,20 @@ def check_field(values: dict[str, Any]) -> None:
         )
 
 
+def _check_name_free(
+    existing: list[models.QualificationField], name: str, own_id: str | None
+) -> None:
+    """Field names are unique in a workspace, ignoring case, on create and on rename alike."""
+    if any(f.name.casefold() == name.casefold() and f.id != own_id for f in existing):
+        raise QualificationConflict(f"a field named '{name}' already exists; pick another name")
+
+
 async def create_field(
     session: AsyncSession, workspace_id: str, values: dict[str, Any], position: int | None
 ) -> models.QualificationField:
     check_field(values)
     existing = await fields(session, workspace_id)
-    if any(f.name.casefold() == values["name"].casefold() for f in existing):
-        raise QualificationConflict(f"a field named '{values['name']}' already exists")
+    _check_name_free(existing, values["name"], None)
     at = len(existing) if position is None else max(0, min(position, len(existing)))
     for later in existing[at:]:
         later.position += 1
@@ -80,6 +87,7 @@ async def update_field(
 ) -> dict[str, Any]:
     before = field_snapshot(row)
     if "name" in changes and changes["name"] != row.name:
+        _check_name_free(await fields(session, row.workspace_id), changes["name"], row.id)
         rule = await rule_of(session, row.workspace_id)
         if row.name in rule["qualified_when"] or row.name in rule["qualified_at_least"]:
             raise QualificationConflict(

@@ -103,9 +103,13 @@ def parse_date(text: str, today: date) -> date | None:
         year = year + 2000 if year < 100 else year
         try:
             found = date(year, int(dm[2]), int(dm[1]))
+            # Without a year, a day already past this year means next year's. 29/2 said in a
+            # leap year after that day has no next year's date: it is not read as a date
+            # (the question is asked again) rather than as a day four years away, which is
+            # not what a customer booking an appointment means.
+            return found if dm[3] or found >= today else found.replace(year=today.year + 1)
         except ValueError:
             return None
-        return found if dm[3] or found >= today else found.replace(year=today.year + 1)
     folded = f" {fold(text)} "
     for offset in sorted(_RELATIVE_DAYS, reverse=True):
         if any(_contains_word(folded, fold(w)) for w in _RELATIVE_DAYS[offset]):

@@ -6,13 +6,25 @@ from typing import Final, Literal
 
 # "llm": the model answered; "offline-planner": the planner answered (no model configured, or
 # the model was skipped); "llm+offline-planner": the model ran but gave no reply, the planner
-# answered; "conversation-cap": the conversation reached its cap and got the cap's reply.
-Brain = Literal["llm", "offline-planner", "llm+offline-planner", "conversation-cap"]
+# answered; "conversation-cap": the conversation reached its cap and got the cap's reply;
+# "callback-contact": a conversation handed to a closed team, whose customer sent the phone
+# number or e-mail the call-back asked for, got its confirmation (no model, no planner).
+# "turn-failed": every attempt at the turn failed, the reply is the fallback (agent/fallback.py).
+Brain = Literal[
+    "llm",
+    "offline-planner",
+    "llm+offline-planner",
+    "conversation-cap",
+    "callback-contact",
+    "turn-failed",
+]
 
 LLM: Final = "llm"
 OFFLINE_PLANNER: Final = "offline-planner"
 LLM_THEN_OFFLINE_PLANNER: Final = "llm+offline-planner"
 CONVERSATION_CAP: Final = "conversation-cap"
+CALLBACK_CONTACT: Final = "callback-contact"
+TURN_FAILED: Final = "turn-failed"
 
 # The model name recorded when no model wrote the reply (the planner's own name).
 OFFLINE_MODEL_NAME: Final = OFFLINE_PLANNER

@@ -52,6 +52,39 @@ class ContactPublic(BaseModel):
     updated_at: datetime
 
 
+class MessageAttempt(BaseModel):
+    """One failed attempt at a message's turn."""
+
+    at: datetime
+    error: str
+    model_calls: int = Field(description="Requests this attempt made to the model (charged).")
+    input_tokens: int
+    output_tokens: int
+    replica: str = Field(description="The server process that made the attempt.")
+
+
+class MessagePublic(BaseModel):
+    """A message of the conversation as stored, with how its turn went."""
+
+    message_id: str | None = Field(
+        description="The channel's id of an inbound message; null for the agent's replies."
+    )
+    direction: Literal["in", "out"]
+    channel: str
+    text: str
+    sent_at: datetime
+    status: Literal["received", "processed", "failed"] = Field(
+        description="`received`: stored, not answered yet (a failed attempt is retried after "
+        "`retry_at`); `processed`: answered; `failed`: every attempt at its turn failed and "
+        "it was answered with the fallback (see `error` and `attempts`)."
+    )
+    error: str | None = Field(description="Why the last attempt at its turn failed.")
+    attempts: list[MessageAttempt] = Field(description="The failed attempts, oldest first.")
+    retry_at: datetime | None = Field(description="The next attempt, not before.")
+    turn_id: str | None = Field(description="The turn that answered it (or wrote the reply).")
+    created_at: datetime
+
+
 CONVERSATION_EVENTS = frozenset(
     {
         "human_assigned",

@@ -18,6 +18,12 @@ ENTRY_EXAMPLE: dict[str, Any] = {
 }
 
 
+EXTERNAL_ID = (
+    "The entry's id in the system it comes from (unique in the workspace); an import row with "
+    "the same external_id updates this entry instead of adding another."
+)
+
+
 class EntryCreate(BaseModel):
     """A question/answer pair; expired entries (``valid_until`` in the past) are not retrieved."""
 
@@ -28,12 +34,15 @@ class EntryCreate(BaseModel):
     language: str = Field(min_length=2, max_length=10)
     tags: list[str] = Field(default_factory=list, max_length=50)
     valid_until: date | None = Field(default=None, description="Last day it may be retrieved.")
+    external_id: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"\S", description=EXTERNAL_ID
+    )
 
 
 class EntryUpdate(Patch):
     """New values; omitted fields keep their current value."""
 
-    clearable = frozenset({"valid_until"})
+    clearable = frozenset({"valid_until", "external_id"})
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"answer": "Giá mới: 650,000 VND.", "tags": ["price"]}]}
@@ -44,10 +53,14 @@ class EntryUpdate(Patch):
     language: str | None = Field(default=None, min_length=2, max_length=10)
     tags: list[str] | None = Field(default=None, max_length=50)
     valid_until: date | None = None
+    external_id: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"\S", description=EXTERNAL_ID
+    )
 
 
 class EntryPublic(BaseModel):
     id: str
+    external_id: str | None = None
     question: str
     answer: str
     language: str
@@ -120,8 +133,14 @@ class ImportRowError(BaseModel):
 
 
 class ImportReportPublic(BaseModel):
+    """A re-import of the same rows creates nothing: each row's entry (by ``external_id``, or
+    else by question and language) is updated when the row differs, else left unchanged."""
+
     created: int
-    ids: list[str]
+    updated: int = Field(description="Entries already stored that the rows changed.")
+    unchanged: int = Field(description="Entries already stored exactly as the rows give them.")
+    ids: list[str] = Field(description="The created entries' ids.")
+    updated_ids: list[str]
     errors: list[ImportRowError]
 
 

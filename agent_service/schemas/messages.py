@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent_service.schemas.retrieval import RetrievalInfo
+
 Channel = Literal[
     "whatsapp",
     "messenger",
@@ -137,8 +139,19 @@ class FieldsUpdated(BaseModel):
     fields: dict[str, str]
 
 
+class CallbackContact(BaseModel):
+    """The phone number or e-mail a customer gave for the call-back a closed team promised:
+    stored on the contact and in the handoff's summary."""
+
+    type: Literal["callback_contact"] = "callback_contact"
+    team: str
+    phone: str | None = Field(description="E.164, e.g. +84909123456; null when only an e-mail.")
+    email: str | None
+
+
 Action = Annotated[
-    LifecycleStageChanged | LeadLost | HandoffAction | FieldsUpdated, Field(discriminator="type")
+    LifecycleStageChanged | LeadLost | HandoffAction | FieldsUpdated | CallbackContact,
+    Field(discriminator="type"),
 ]
 
 
@@ -178,4 +191,9 @@ class MessageResponse(BaseModel):
     answered_by: str | None = Field(
         default=None,
         description="For a merged message: the message_id whose response carries the reply.",
+    )
+    retrieval: RetrievalInfo | None = Field(
+        default=None,
+        description="How the turn's knowledge was retrieved: whether the vector index answered "
+        "and, when it did not, why and what answered instead.",
     )

@@ -1,4 +1,5 @@
-"""What runs beside the API: start-up recovery and the callback dispatcher."""
+"""What runs beside the API: start-up recovery, the sweep for unanswered messages and the
+lease renewal, the callback dispatcher and the vector index's catch-up."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import logging
 
 from agent_service.agent.deps import AgentDeps
 from agent_service.workers.callbacks import CallbackDispatcher
-from agent_service.workers.recovery import recover_unanswered, sweep_unanswered
+from agent_service.workers.index_sync import keep_index_caught_up
+from agent_service.workers.recovery import keep_leases, recover_unanswered, sweep_unanswered
 
 log = logging.getLogger("agent_service.delivery")
 
@@ -29,6 +31,8 @@ class DeliveryWorkers:
         self._tasks = [
             loop.create_task(self.dispatcher.run()),
             loop.create_task(sweep_unanswered(self.deps)),
+            loop.create_task(keep_leases(self.deps)),
+            loop.create_task(keep_index_caught_up(self.deps)),
         ]
 
     async def stop(self) -> None:

@@ -108,6 +108,24 @@ def test_an_explicit_null_for_a_field_that_cannot_be_empty_is_refused(
     assert _first(client, listing, key) == row  # nothing changed
 
 
+def test_the_published_schema_allows_null_only_where_it_clears(client: TestClient) -> None:
+    """Clients and schema-driven fuzzers read the contract from /openapi.json: a partial update
+    field that refuses null must not be published as nullable."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for model, refuses, clears in [
+        ("StageUpdate", "requires_approval", None),
+        ("TeamUpdate", "fallback", None),
+        ("FieldUpdate", "required", None),
+        ("EntryUpdate", "question", "valid_until"),
+        ("DeliveryUpdate", None, "callback_url"),
+    ]:
+        properties = schemas[model]["properties"]
+        if refuses:
+            assert "null" not in json.dumps(properties[refuses]), (model, refuses)
+        if clears:
+            assert {"type": "null"} in properties[clears]["anyOf"], (model, clears)
+
+
 def test_null_still_clears_what_can_be_cleared(client: TestClient) -> None:
     entry = {
         "question": "Is there parking?",

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,14 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    data_dir: Path, chat_model: BaseChatModel | None = None, **overrides: Any
+    data_dir: Path,
+    chat_model: BaseChatModel | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    **overrides: Any,
 ) -> Iterator[LiveServer]:
     """The full app on 127.0.0.1 at a free port, with its lifespan (recovery, dispatcher)."""
     settings = make_settings(data_dir, **overrides)
-    service = build_service(settings, chat_model=chat_model, clock=utc_now)
+    service = build_service(settings, chat_model=chat_model, clock=clock)
     config = uvicorn.Config(
         create_app(settings, service=service), host="127.0.0.1", port=0, log_level="warning"
     )

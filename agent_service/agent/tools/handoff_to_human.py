@@ -5,6 +5,7 @@ from langchain_core.tools import InjectedToolArg, tool
 from agent_service.agent.context import HandoffDecision, ToolContext
 from agent_service.lifecycle.policy import PolicyRefusal
 from agent_service.schemas.messages import HandoffAction
+from agent_service.teams.callback_requests import CALLBACK_REQUESTED
 from agent_service.teams.handoff_guard import check_repeat
 
 
@@ -43,7 +44,7 @@ async def handoff_to_human(
     why = chosen.unavailable_because(ctx.now)
     fallback = chosen.fallback if why else None
     if why:
-        action = "call-back requested" if fallback == "collect_contact" else "handed off anyway"
+        action = CALLBACK_REQUESTED if fallback == "collect_contact" else "handed off anyway"
         reason = f"{reason} [team unavailable: {why}; {action}]"
     ctx.handoff = HandoffDecision(
         team=chosen.key, reason=reason, summary=summary, fallback=fallback

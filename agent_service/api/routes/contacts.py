@@ -1,18 +1,21 @@
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from agent_service.api.deps import AgentDepsDep, ChannelOrAdminKey, SessionDep
+from agent_service.api.deps import AdminKey, AgentDepsDep, ChannelOrAdminKey, SessionDep
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
 from agent_service.conversations.events import apply_event, stored_result
+from agent_service.conversations.inbox import recent_messages
 from agent_service.db import models
 from agent_service.schemas.contacts import (
     ContactEventIn,
     ContactEventResult,
     ContactPublic,
     HandoffPublic,
+    MessageAttempt,
+    MessagePublic,
     StageChangePublic,
 )
 
@@ -87,6 +90,47 @@ async def get_contact(
         created_at=contact.created_at,
         updated_at=contact.updated_at,
     )
+
+
+@router.get(
+    "/{contact_id}/messages",
+    response_model=list[MessagePublic],
+    responses={**ERROR_RESPONSES, **NOT_FOUND},
+)
+async def get_contact_messages(
+    contact_id: str,
+    principal: AdminKey,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="The latest this many.")] = 100,
+) -> list[MessagePublic]:
+    """The conversation's latest messages, oldest first, with each message's status: a
+    message whose turn failed shows every failed attempt and its error (admin key only: errors
+    may quote internals)."""
+    contact = await session.scalar(
+        select(models.Contact).filter_by(
+            workspace_id=principal.workspace_id, external_id=contact_id
+        )
+    )
+    if contact is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
+        )
+    return [
+        MessagePublic(
+            message_id=m.channel_message_id,
+            direction="out" if m.direction == "out" else "in",
+            channel=m.channel,
+            text=m.text,
+            sent_at=m.sent_at,
+            status=m.status if m.status in ("received", "failed") else "processed",
+            error=m.error,
+            attempts=[MessageAttempt.model_validate(a) for a in m.attempt_log or []],
+            retry_at=m.retry_at,
+            turn_id=m.turn_id,
+            created_at=m.created_at,
+        )
+        for m in await recent_messages(session, contact.id, limit)
+    ]
 
 
 EVENT_ERRORS: dict[int | str, dict[str, Any]] = {

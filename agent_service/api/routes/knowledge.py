@@ -65,12 +65,17 @@ def _audited(
     "/entries",
     status_code=status.HTTP_201_CREATED,
     response_model=EntryPublic,
-    responses=documented(invalid="A field is missing, empty or too long."),
+    responses=documented(
+        invalid="A field is missing, empty or too long.",
+        conflict="Another entry of the workspace has this external_id.",
+    ),
 )
 async def create_entry(body: EntryCreate, principal: AdminKey, deps: AgentDepsDep) -> EntryPublic:
     """Store and index an entry; the agent can retrieve it from the next message on."""
     now = deps.clock()
-    data = EntryData(body.question, body.answer, body.language, body.tags, body.valid_until)
+    data = EntryData(
+        body.question, body.answer, body.language, body.tags, body.valid_until, body.external_id
+    )
     rows = await deps.knowledge.add_many(
         principal.workspace_id, [data], now, _audited(principal, "knowledge.create", now)
     )
@@ -109,7 +114,11 @@ async def get_entry(entry_id: str, principal: AdminOrQaKey, deps: AgentDepsDep) 
 @router.put(
     "/entries/{entry_id}",
     response_model=EntryPublic,
-    responses=documented(not_found=NOT_FOUND, invalid="A field is empty or too long."),
+    responses=documented(
+        not_found=NOT_FOUND,
+        invalid="A field is empty or too long.",
+        conflict="Another entry of the workspace has this external_id.",
+    ),
 )
 async def update_entry(
     entry_id: str, body: EntryUpdate, principal: AdminKey, deps: AgentDepsDep
@@ -125,6 +134,7 @@ async def update_entry(
         language=body.language or current.language,
         tags=body.tags if body.tags is not None else current.tags,
         valid_until=body.valid_until if "valid_until" in given else current.valid_until,
+        external_id=body.external_id if "external_id" in given else current.external_id,
     )
     now = deps.clock()
     hook = _audited(principal, "knowledge.update", now, entry_snapshot(current))

@@ -23,7 +23,10 @@ router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 def _report(report: importing.ImportReport) -> ImportReportPublic:
     return ImportReportPublic(
         created=len(report.created_ids),
+        updated=len(report.updated_ids),
+        unchanged=len(report.unchanged_ids),
         ids=report.created_ids,
+        updated_ids=report.updated_ids,
         errors=[ImportRowError(row=e.row, error=e.error) for e in report.errors],
     )
 
@@ -52,9 +55,9 @@ async def _import(
         before=None,
         after={
             "source": source,
-            "created": len(report.created_ids),
-            "errors": len(report.errors),
+            **report.counts(),
             "ids": report.created_ids[:50],
+            "updated_ids": report.updated_ids[:50],
         },
         now=now,
     )
@@ -69,7 +72,8 @@ async def _import(
 async def import_rows(
     body: ImportRequest, principal: AdminKey, deps: AgentDepsDep, uow: UnitOfWorkDep
 ) -> ImportReportPublic:
-    """Bulk-import FAQ rows: the good rows land, each bad row is reported with its number."""
+    """Bulk-import FAQ rows: the good rows land, each bad row is reported with its number.
+    Importing the same rows again creates nothing (see ``external_id``)."""
     return await _import(principal, deps, uow, importing.parse_rows(body.entries), "json rows")
 
 

@@ -94,3 +94,17 @@ def test_field_crud_and_the_agent_asks_the_new_question(client: TestClient) -> N
     assert names[-1] == "skin_type"
     assert client.delete(f"/v1/qualification/fields/{field_id}", headers=ADMIN).status_code == 204
     assert client.get("/v1/contacts/q-4", headers=CHANNEL).status_code == 200
+
+
+def test_a_rename_onto_another_fields_name_is_a_conflict(client: TestClient) -> None:
+    """Found by the schemathesis coverage phase: a rename skipped the uniqueness check that a
+    create makes, and reached the database's unique index as a 500."""
+    new = {"name": "budget_max", "question": {"en": "Your top budget?"}, "type": "number"}
+    created = client.post("/v1/qualification/fields", json=new, headers=ADMIN).json()
+    clash = client.patch(
+        f"/v1/qualification/fields/{created['id']}", json={"name": "budget"}, headers=ADMIN
+    )
+    assert clash.status_code == 409, clash.text
+    assert "a field named 'budget' already exists" in clash.json()["detail"]
+    names = [f["name"] for f in client.get("/v1/qualification", headers=ADMIN).json()["fields"]]
+    assert names.count("budget") == 1 and "budget_max" in names
