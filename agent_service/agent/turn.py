@@ -52,15 +52,7 @@ async def run_turn(
     received = await _store(deps, workspace_id, inbound, respond_async=False, limits=limits)
     if not received.duplicate:
         # Shielded: a dropped request must not abort the turn half-way; the turn runs on.
-        turn = deps.turn_tasks.spawn(
-            process_contact(
-                deps,
-                workspace_id,
-                received.contact_row_id,
-                inbound.contact.id,
-                received.message_row_id,
-            )
-        )
+        turn = _spawn_turn(deps, workspace_id, inbound, received)
         answered = await asyncio.shield(turn)
         if received.message_row_id in answered:  # this request's turn answered it: no re-read
             return answered[received.message_row_id]
@@ -81,20 +73,27 @@ async def accept_message(
     """Store the message and its callback, answer it in the background; never waits for it."""
     received = await _store(deps, workspace_id, inbound, respond_async=True, limits=limits)
     if not received.duplicate:
-        deps.turn_tasks.spawn(
-            process_contact(
-                deps,
-                workspace_id,
-                received.contact_row_id,
-                inbound.contact.id,
-                received.message_row_id,
-            )
-        )
+        _spawn_turn(deps, workspace_id, inbound, received)
     else:
         deps.outbox_ready.set()  # a repeat of an answered message may have made its callback due
     return MessageAccepted(
         message_id=inbound.message_id,
         idempotency_key=idempotency_key(inbound.channel, inbound.message_id),
+    )
+
+
+def _spawn_turn(
+    deps: AgentDeps, workspace_id: str, inbound: InboundMessage, received: inbox.Received
+) -> asyncio.Task[dict[str, MessageResponse]]:
+    """The contact's worker, started for the message just stored."""
+    return deps.turn_tasks.spawn(
+        process_contact(
+            deps,
+            workspace_id,
+            received.contact_row_id,
+            inbound.contact.id,
+            received.message_row_id,
+        )
     )
 
 

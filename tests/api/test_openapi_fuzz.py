@@ -22,9 +22,8 @@ from pathlib import Path
 import httpx
 
 from agent_service.workspaces.setup import DEMO_WORKSPACE_ID
-from tests.conftest import ADMIN, ADMIN_KEY, CHANNEL_KEY, QA_KEY
-from tests.reliability.harness import wait_until
-from tests.reliability.test_kill_restart import REPO, free_port
+from tests.conftest import ADMIN
+from tests.processes import serve, service_env
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "20")
 SEED = os.environ.get("FUZZ_SEED", "20261126")
@@ -41,37 +40,15 @@ CHECKS = ",".join(
 )
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_api_conforms_to_its_schema(data_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "AGENT_SERVICE_DATA_DIR": str(data_dir),
-        "AGENT_SERVICE_DEMO_CHANNEL_KEY": CHANNEL_KEY,
-        "AGENT_SERVICE_DEMO_ADMIN_KEY": ADMIN_KEY,
-        "AGENT_SERVICE_DEMO_QA_KEY": QA_KEY,
+    env = service_env(
+        data_dir,
         # The gate is about contracts, not limits: the limits have their own tests.
-        "AGENT_SERVICE_CONTACT_BURST": "1000000",
-        "AGENT_SERVICE_WORKSPACE_BURST": "1000000",
-        "AGENT_SERVICE_BURST_WINDOW_SECONDS": "0",
-    }
-    env.pop("AGENT_SERVICE_LLM_MODEL", None)  # the offline planner answers
-    log = (tmp_path / "service.log").open("wb")
-    service = subprocess.Popen(
-        [sys.executable, "-c", "from agent_service.cli.main import app; app()", "serve",
-         "--port", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_until(lambda: _healthy(url) or service.poll() is not None, timeout=180)
-        assert service.poll() is None, "the service did not start"
+        AGENT_SERVICE_CONTACT_BURST="1000000",
+        AGENT_SERVICE_WORKSPACE_BURST="1000000",
+    )
+    with (tmp_path / "service.log").open("wb") as log, serve(env, log=log) as served:
+        url = served.url
         created = httpx.post(
             f"{url}/v1/workspaces/{DEMO_WORKSPACE_ID}/keys",
             json={"roles": ["channel", "admin", "qa"], "label": "fuzz"},
@@ -97,7 +74,3 @@ def test_api_conforms_to_its_schema(data_dir: Path, tmp_path: Path) -> None:
         )  # fmt: skip
         assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
         assert "Stateful" in run.stdout and "API Links" in run.stdout, run.stdout[-5000:]
-    finally:
-        service.terminate()
-        service.wait(timeout=30)
-        log.close()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,63 +11,27 @@ from pathlib import Path
 import httpx
 
 from agent_service.testing.fake_openai_server import FakeOpenAIServer, completion
-from tests.conftest import ADMIN, ADMIN_KEY, CHANNEL, CHANNEL_KEY, QA_KEY, message
+from tests import processes
+from tests.conftest import ADMIN, CHANNEL, message
+from tests.processes import free_port, service_env
 from tests.reliability.harness import CallbackReceiver, wait_until
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
 def serve(data_dir: Path, model_url: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """``agent-service serve`` as its own process (this checkout's code), on the fake model."""
-    env = {
-        **os.environ,
-        "AGENT_SERVICE_DATA_DIR": str(data_dir),
-        "AGENT_SERVICE_DEMO_CHANNEL_KEY": CHANNEL_KEY,
-        "AGENT_SERVICE_DEMO_ADMIN_KEY": ADMIN_KEY,
-        "AGENT_SERVICE_DEMO_QA_KEY": QA_KEY,
-        "AGENT_SERVICE_LLM_MODEL": "fake-model",
-        "OPENAI_BASE_URL": model_url,
-        "OPENAI_API_KEY": "not-needed",
-        "AGENT_SERVICE_LLM_TIMEOUT_SECONDS": "60",
-        "AGENT_SERVICE_BURST_WINDOW_SECONDS": "0",
-        "AGENT_SERVICE_CALLBACK_POLL_SECONDS": "0.1",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from agent_service.cli.main import app; app()",
-            "serve",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    """``agent-service serve`` as its own process (this checkout's code), on the fake model
+    and the test's SQLite file (the test reads it after the kill)."""
+    env = service_env(
+        data_dir,
+        AGENT_SERVICE_DATABASE_URL=f"sqlite+aiosqlite:///{data_dir / 'agent_service.db'}",
+        AGENT_SERVICE_LLM_MODEL="fake-model",
+        OPENAI_BASE_URL=model_url,
+        OPENAI_API_KEY="not-needed",
+        AGENT_SERVICE_LLM_TIMEOUT_SECONDS="60",
+        AGENT_SERVICE_CALLBACK_POLL_SECONDS="0.1",
     )
-    try:
-        wait_until(lambda: _healthy(port) or process.poll() is not None, timeout=120)
-        assert process.poll() is None, "the service did not start"
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with processes.serve(env, port, timeout=120) as served:
+        yield served.process
 
 
 def test_a_message_caught_mid_turn_by_kill_9_is_answered_once_after_restart(

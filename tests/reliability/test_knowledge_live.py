@@ -10,10 +10,7 @@ is set (the `data_dir` fixture then holds a database of its own), else on SQLite
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -21,11 +18,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ADMIN, ADMIN_KEY, CHANNEL_KEY, POSTGRES_URL, QA_KEY, _database_url
-from tests.reliability.harness import wait_until
-
-REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-c", "from agent_service.cli.main import app; app()"]
+from tests import processes
+from tests.conftest import ADMIN
+from tests.processes import CLI, REPO, service_env
 
 ROWS: list[dict[str, Any]] = [
     {
@@ -43,57 +38,11 @@ ROWS: list[dict[str, Any]] = [
 ]
 
 
-def _env(data_dir: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "AGENT_SERVICE_DATA_DIR": str(data_dir),
-        "AGENT_SERVICE_DEMO_CHANNEL_KEY": CHANNEL_KEY,
-        "AGENT_SERVICE_DEMO_ADMIN_KEY": ADMIN_KEY,
-        "AGENT_SERVICE_DEMO_QA_KEY": QA_KEY,
-        "AGENT_SERVICE_BURST_WINDOW_SECONDS": "0",
-    }
-    database = data_dir / "postgres-database"
-    if POSTGRES_URL and database.exists():
-        env["AGENT_SERVICE_DATABASE_URL"] = _database_url(database.read_text())
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @contextmanager
 def serve(data_dir: Path) -> Iterator[str]:
     """`agent-service serve` as its own process; yields its URL."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        cwd=REPO,
-        env=_env(data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _healthy(url) or process.poll() is not None, timeout=300)
-        assert process.poll() is None, "the service did not start"
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+    with processes.serve(service_env(data_dir)) as served:
+        yield served.url
 
 
 def kb_import(data_dir: Path, source: Path) -> str:
@@ -101,7 +50,7 @@ def kb_import(data_dir: Path, source: Path) -> str:
     done = subprocess.run(
         [*CLI, "kb", "import", str(source)],
         cwd=REPO,
-        env=_env(data_dir),
+        env=service_env(data_dir),
         capture_output=True,
         text=True,
         timeout=600,

@@ -6,10 +6,8 @@ meanwhile gets 503 with Retry-After, never a 500, and never starts a turn of its
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,53 +16,32 @@ from pathlib import Path
 import httpx
 
 from agent_service.testing.fake_openai_server import FakeOpenAIServer, completion
-from tests.conftest import ADMIN, ADMIN_KEY, CHANNEL, CHANNEL_KEY, QA_KEY, message
-from tests.reliability.database import database_url, rows
+from tests.conftest import ADMIN, CHANNEL, message
+from tests.processes import free_port, serve, service_env
+from tests.reliability.database import rows
 from tests.reliability.harness import CallbackReceiver, wait_until
-from tests.reliability.test_kill_restart import _healthy, free_port
 
-REPO = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 3.0
 
 
 @contextmanager
 def replica(data_dir: Path, model_url: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """One ``agent-service serve`` process (this checkout's code) on the test's database."""
-    env = {
-        **os.environ,
-        "AGENT_SERVICE_DATA_DIR": str(data_dir),
-        "AGENT_SERVICE_DATABASE_URL": database_url(data_dir),
-        "AGENT_SERVICE_DEMO_CHANNEL_KEY": CHANNEL_KEY,
-        "AGENT_SERVICE_DEMO_ADMIN_KEY": ADMIN_KEY,
-        "AGENT_SERVICE_DEMO_QA_KEY": QA_KEY,
-        "AGENT_SERVICE_LLM_MODEL": "fake-model",
-        "OPENAI_BASE_URL": model_url,
-        "OPENAI_API_KEY": "not-needed",
-        "AGENT_SERVICE_LLM_TIMEOUT_SECONDS": "90",
-        "AGENT_SERVICE_TURN_DEADLINE_SECONDS": "90",
-        "AGENT_SERVICE_BURST_WINDOW_SECONDS": "0",
-        "AGENT_SERVICE_CALLBACK_POLL_SECONDS": "0.1",
-        "AGENT_SERVICE_TURN_LEASE_SECONDS": str(LEASE_SECONDS),
-        "AGENT_SERVICE_UNANSWERED_SWEEP_SECONDS": "0.25",
-        "AGENT_SERVICE_DUPLICATE_WAIT_SECONDS": "1",
-        "AGENT_SERVICE_FOLLOWUP_POLL_SECONDS": "0",
-    }
-    command = "from agent_service.cli.main import app; app()"
-    process = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    env = service_env(
+        data_dir,
+        AGENT_SERVICE_LLM_MODEL="fake-model",
+        OPENAI_BASE_URL=model_url,
+        OPENAI_API_KEY="not-needed",
+        AGENT_SERVICE_LLM_TIMEOUT_SECONDS="90",
+        AGENT_SERVICE_TURN_DEADLINE_SECONDS="90",
+        AGENT_SERVICE_CALLBACK_POLL_SECONDS="0.1",
+        AGENT_SERVICE_TURN_LEASE_SECONDS=str(LEASE_SECONDS),
+        AGENT_SERVICE_UNANSWERED_SWEEP_SECONDS="0.25",
+        AGENT_SERVICE_DUPLICATE_WAIT_SECONDS="1",
+        AGENT_SERVICE_FOLLOWUP_POLL_SECONDS="0",
     )
-    try:
-        wait_until(lambda: _healthy(port) or process.poll() is not None, timeout=180)
-        assert process.poll() is None, "the replica did not start"
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
+    with serve(env, port, timeout=180) as served:
+        yield served.process
 
 
 def test_a_message_orphaned_by_a_dead_replica_is_adopted_by_the_other_within_seconds(

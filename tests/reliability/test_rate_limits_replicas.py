@@ -9,23 +9,18 @@ passes, passes on the burst alone.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_KEY, CHANNEL, CHANNEL_KEY, POSTGRES_URL, QA_KEY, message
-from tests.reliability.harness import wait_until
-from tests.reliability.test_kill_restart import free_port
+from tests.conftest import CHANNEL, POSTGRES_URL, message
+from tests.processes import serve, service_env
 
-REPO = Path(__file__).resolve().parents[2]
 CONTACT_BURST, WORKSPACE_BURST = 3, 8
 LIMITS = {
     "AGENT_SERVICE_CONTACT_BURST": str(CONTACT_BURST),
@@ -35,63 +30,20 @@ LIMITS = {
 }
 
 
-@contextmanager
-def serve(data_dir: Path, database_url: str | None) -> Iterator[str]:
-    """``agent-service serve`` on the offline planner, as its own process; yields its URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        **LIMITS,
-        "AGENT_SERVICE_DATA_DIR": str(data_dir),
-        "AGENT_SERVICE_DEMO_CHANNEL_KEY": CHANNEL_KEY,
-        "AGENT_SERVICE_DEMO_ADMIN_KEY": ADMIN_KEY,
-        "AGENT_SERVICE_DEMO_QA_KEY": QA_KEY,
-        "AGENT_SERVICE_BURST_WINDOW_SECONDS": "0",
-    }
-    if database_url:
-        env["AGENT_SERVICE_DATABASE_URL"] = database_url
-    command = "from agent_service.cli.main import app; app()"
-    process = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _healthy(url) or process.poll() is not None, timeout=300)
-        assert process.poll() is None, "the service did not start"
-        yield url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
     """Two server processes on one database (started one after the other)."""
-    database_url: str | None = None
     if request.param == "postgresql":
         if not POSTGRES_URL:
             pytest.skip("AGENT_SERVICE_TEST_POSTGRES_URL is not set")
         data_dir: Path = request.getfixturevalue("data_dir")  # a database of its own
-        name = (data_dir / "postgres-database").read_text()
-        database_url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     elif POSTGRES_URL:
         data_dir = tmp_path / "data"  # the shared template is on PostgreSQL: seed afresh
     else:
         data_dir = request.getfixturevalue("data_dir")
+    env = service_env(data_dir, **LIMITS)
     with ExitStack() as stack:
-        yield [stack.enter_context(serve(data_dir, database_url)) for _ in range(2)]
+        yield [stack.enter_context(serve(env)).url for _ in range(2)]
 
 
 def post(url: str, body: dict[str, Any]) -> httpx.Response:

@@ -29,8 +29,8 @@ import pytest
 
 from agent_service.testing.fake_openai_server import FakeOpenAIServer, completion
 from tests.conftest import ADMIN_KEY, CHANNEL, CHANNEL_KEY, POSTGRES_URL, message
+from tests.processes import REPO, free_port
 from tests.reliability.harness import wait_until
-from tests.reliability.test_kill_restart import REPO, free_port
 
 REPLICAS = 3
 DEMO_FAQ_ENTRIES = 4  # of the demo's FAQ: seeding all of it costs a minute of embedding

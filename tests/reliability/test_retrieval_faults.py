@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from agent_service.core.config import Settings
 from tests.conftest import ADMIN, CHANNEL, make_settings, message
+from tests.processes import free_port
 from tests.reliability.harness import LiveServer, live_server, wait_until
-from tests.reliability.test_kill_restart import free_port
 
 # The CLI the installed chromadb ships, beside this interpreter (or on the PATH).
 _BESIDE = Path(sys.executable).parent / "chroma"

@@ -3,6 +3,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.api.deps import AdminKey, AgentDepsDep, ChannelOrAdminKey, SessionDep
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
@@ -32,15 +33,7 @@ async def get_contact(
     contact_id: str, principal: ChannelOrAdminKey, session: SessionDep
 ) -> ContactPublic:
     """The contact's stage, fields, assignment and every stage change with its evidence."""
-    contact = await session.scalar(
-        select(models.Contact).filter_by(
-            workspace_id=principal.workspace_id, external_id=contact_id
-        )
-    )
-    if contact is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
-        )
+    contact = await _contact_or_404(session, principal.workspace_id, contact_id)
     changes = await session.scalars(
         select(models.StageChange)
         .filter_by(contact_id=contact.id)
@@ -106,15 +99,7 @@ async def get_contact_messages(
     """The conversation's latest messages, oldest first, with each message's status: a
     message whose turn failed shows every failed attempt and its error (admin key only: errors
     may quote internals)."""
-    contact = await session.scalar(
-        select(models.Contact).filter_by(
-            workspace_id=principal.workspace_id, external_id=contact_id
-        )
-    )
-    if contact is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
-        )
+    contact = await _contact_or_404(session, principal.workspace_id, contact_id)
     return [
         MessagePublic(
             message_id=m.channel_message_id,
@@ -170,3 +155,16 @@ async def post_contact_event(
         if stored is None:
             raise
         return stored
+
+
+async def _contact_or_404(
+    session: AsyncSession, workspace_id: str, contact_id: str
+) -> models.Contact:
+    contact = await session.scalar(
+        select(models.Contact).filter_by(workspace_id=workspace_id, external_id=contact_id)
+    )
+    if contact is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no contact '{contact_id}' in this workspace"
+        )
+    return contact
