@@ -358,19 +358,7 @@ class KnowledgeBase:
         """Store and index entries in one step: all of them land, or none (in both stores)."""
         packed = await self._representations([(i.question, i.answer) for i in items])
         rows = [
-            KnowledgeEntry(
-                id=new_id("kb"),
-                workspace_id=workspace_id,
-                question=item.question,
-                answer=item.answer,
-                language=item.language,
-                tags=list(item.tags),
-                valid_until=item.valid_until,
-                external_id=item.external_id,
-                created_at=now,
-                updated_at=now,
-                vectors=vectors,
-            )
+            _new_row(workspace_id, item, now, vectors)
             for item, vectors in zip(items, packed, strict=True)
         ]
         ids = [r.id for r in rows]
@@ -423,19 +411,7 @@ class KnowledgeBase:
                 packed.update(zip(missing, await self._representations(missing), strict=True))
             rows: list[KnowledgeEntry] = []
             for item in plan.created:
-                row = KnowledgeEntry(
-                    id=new_id("kb"),
-                    workspace_id=workspace_id,
-                    question=item.question,
-                    answer=item.answer,
-                    language=item.language,
-                    tags=list(item.tags),
-                    valid_until=item.valid_until,
-                    external_id=item.external_id,
-                    created_at=now,
-                    updated_at=now,
-                    vectors=packed[(item.question, item.answer)],
-                )
+                row = _new_row(workspace_id, item, now, packed[(item.question, item.answer)])
                 session.add(row)
                 rows.append(row)
                 plan.merged.created.append(row.id)
@@ -950,4 +926,23 @@ async def _mark_index_behind(session: AsyncSession, workspace_id: str) -> None:
     only the mark it saw, so a change that fails during a catch-up is caught up again)."""
     await session.execute(
         update(Workspace).where(Workspace.id == workspace_id).values(index_pending=new_id("ixb"))
+    )
+
+
+def _new_row(
+    workspace_id: str, item: EntryData, now: datetime, vectors: bytes | None
+) -> KnowledgeEntry:
+    """A new entry's row, with its stored representations."""
+    return KnowledgeEntry(
+        id=new_id("kb"),
+        workspace_id=workspace_id,
+        question=item.question,
+        answer=item.answer,
+        language=item.language,
+        tags=list(item.tags),
+        valid_until=item.valid_until,
+        external_id=item.external_id,
+        created_at=now,
+        updated_at=now,
+        vectors=vectors,
     )
