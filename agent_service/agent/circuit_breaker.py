@@ -10,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from agent_service.core.circuit_breaker import CircuitBreaker, State
-
-__all__ = ["CircuitBreaker", "CircuitBreakers", "State"]
+from agent_service.core.circuit_breaker import CircuitBreaker
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from agent_service.agent.circuit_breaker import CircuitBreaker
+from agent_service.core.circuit_breaker import CircuitBreaker
 from agent_service.db import models
 from agent_service.testing.fake_openai_server import FakeOpenAIServer, completion
 from tests.conftest import ClientFactory, TickingClock, send
