@@ -23,6 +23,7 @@ import asyncio
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,29 +50,36 @@ class Timed(RateLimits):
     wall = cpu = seq_wall = seq_cpu = 0.0
     count = 0
 
-    async def charge(
-        self, session: AsyncSession, workspace_id: str, contact_id: str, now: datetime
-    ) -> Charged:
+    async def charge_many(
+        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+    ) -> tuple[Charged, dict[int, RateLimited]]:
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            return await self.charge_once(session, workspace_id, contact_id, now)
+            return await self.charge_once(session, charges, now)
         finally:
             self.wall += time.perf_counter() - wall
             self.cpu += time.process_time() - cpu
             self.count += 1
 
     async def charge_once(
-        self, session: AsyncSession, workspace_id: str, contact_id: str, now: datetime
-    ) -> Charged:
-        return await super().charge(session, workspace_id, contact_id, now)
+        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+    ) -> tuple[Charged, dict[int, RateLimited]]:
+        return await super().charge_many(session, charges, now)
 
 
 class WindowLimits(Timed):
     """The alternative: count what the window already holds (limits set so nothing refuses)."""
 
     async def charge_once(
+        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+    ) -> tuple[Charged, dict[int, RateLimited]]:
+        for workspace_id, contact_id, _ in charges:
+            await self.count_window(session, workspace_id, contact_id, now)
+        return Charged({}), {}
+
+    async def count_window(
         self, session: AsyncSession, workspace_id: str, contact_id: str, now: datetime
-    ) -> Charged:
+    ) -> None:
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(
                 select(models.Workspace.id)
@@ -96,7 +104,6 @@ class WindowLimits(Timed):
         )
         if (in_workspace or 0) >= 10**9 or (in_contact or 0) >= 10**9:
             raise RateLimited("workspace", 1)
-        return Charged({})
 
 
 def inbound(i: int, run: str) -> InboundMessage:

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.agent.circuit_breaker import CircuitBreakers
 from agent_service.agent.intents.detector import IntentDetector
 from agent_service.agent.query_batcher import QueryBatcher
+from agent_service.agent.turn_slots import FairSlots
+from agent_service.conversations.intake import Intake
 from agent_service.conversations.leases import TurnLeases, new_replica_id
 from agent_service.conversations.rate_limits import RateLimits
 from agent_service.core.config import Settings
@@ -68,13 +70,6 @@ class TurnTasks:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._slots: asyncio.Semaphore | None = None
-
-    def slots(self, size: int) -> asyncio.Semaphore:
-        """Bounds the turns in flight, so a burst of traffic cannot exhaust the database pool."""
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(size)
-        return self._slots
 
     def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(work)
@@ -123,6 +118,11 @@ class AgentDeps:
     query_batcher: QueryBatcher = field(init=False)
     # Which contacts this process answers now, leased in the database (one replica a contact).
     turn_leases: TurnLeases = field(init=False)
+    # Deliveries stored together, one transaction per event-loop tick.
+    intake: Intake = field(init=False)
+    # Turns in flight, bounded (so a spike cannot exhaust the database pool or the memory)
+    # and handed out fairly between workspaces.
+    turn_slots: FairSlots = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -132,3 +132,7 @@ class AgentDeps:
         self.rate_limits = RateLimits(s, self.clock)
         self.query_batcher = QueryBatcher(self.embeddings.embed_queries)
         self.turn_leases = TurnLeases(new_replica_id(), s.turn_lease_seconds)
+        self.intake = Intake(
+            self.sessions, self.clock, self.write_gate, self.rate_limits, self.turn_leases
+        )
+        self.turn_slots = FairSlots(s.max_concurrent_turns)

@@ -46,10 +46,12 @@ async def run_turn(
     stored, or refused with RateLimited and not stored; a repeat is never refused.
     """
     if limits is None or limits.has_room(workspace_id, inbound.contact.id):
-        # The embedding overlaps the storing and reads; a message the limits are known to
-        # refuse costs none.
+        # The caller waits for the answer: its embedding overlaps the storing and reads; a
+        # message the limits are known to refuse costs none.
         deps.query_batcher.prefetch(inbound.text)
-    received = await _store(deps, workspace_id, inbound, respond_async=False, limits=limits)
+    received = await deps.intake.receive(
+        workspace_id, inbound, respond_async=False, charge=limits is not None
+    )
     if not received.duplicate:
         # Shielded: a dropped request must not abort the turn half-way; the turn runs on.
         turn = _spawn_turn(deps, workspace_id, inbound, received)
@@ -70,8 +72,13 @@ async def accept_message(
     inbound: InboundMessage,
     limits: RateLimits | None = None,
 ) -> MessageAccepted:
-    """Store the message and its callback, answer it in the background; never waits for it."""
-    received = await _store(deps, workspace_id, inbound, respond_async=True, limits=limits)
+    """Store the message and its callback, answer it in the background; never waits for it.
+
+    Nothing but the store happens before the acknowledgement: the embedding waits for the
+    turn's slot, so a spike's acknowledgements never queue behind its turns' work."""
+    received = await deps.intake.receive(
+        workspace_id, inbound, respond_async=True, charge=limits is not None
+    )
     if not received.duplicate:
         _spawn_turn(deps, workspace_id, inbound, received)
     else:
@@ -93,25 +100,8 @@ def _spawn_turn(
             received.contact_row_id,
             inbound.contact.id,
             received.message_row_id,
+            leased=received.leased,
         )
-    )
-
-
-async def _store(
-    deps: AgentDeps,
-    workspace_id: str,
-    inbound: InboundMessage,
-    respond_async: bool,
-    limits: RateLimits | None,
-) -> inbox.Received:
-    return await inbox.receive(
-        deps.sessions,
-        workspace_id,
-        inbound,
-        deps.clock(),
-        respond_async=respond_async,
-        gate=deps.write_gate,
-        limits=limits,
     )
 
 
@@ -121,6 +111,7 @@ async def process_contact(
     contact_row_id: str,
     contact_key: str,
     message_row_id: str | None = None,
+    leased: bool = False,
 ) -> dict[str, MessageResponse]:
     """Answer every stored, unanswered message of the contact, one turn at a time.
 
@@ -129,22 +120,23 @@ async def process_contact(
     answered together. A worker that finds nothing waiting (another one answered its message)
     returns at once. A worker started for ``message_row_id`` that finds another replica's lease
     on the contact waits until that replica answered the message or let the lease go; the sweep
-    (``message_row_id`` None) leaves the contact to the lease holder. Returns the responses it
-    stored, by message row id.
+    (``message_row_id`` None) leaves the contact to the lease holder. ``leased``: the store
+    took the lease for this worker (one hold of it). Each turn waits for a slot, shared fairly
+    between workspaces (agent/turn_slots.py). Returns the responses it stored, by message row
+    id.
     """
     stored: dict[str, MessageResponse] = {}
     async with deps.contact_locks.hold(workspace_id, contact_key):
-        if not await _take_lease(deps, contact_row_id, message_row_id):
+        if not leased and not await _take_lease(deps, contact_row_id, message_row_id):
             return stored
         try:
             await _let_burst_settle(deps, contact_row_id)
             async with deps.sessions() as session:
                 waiting = await inbox.unanswered(session, contact_row_id)
             queue = deque(_batches(deps, waiting))
-            slots = deps.turn_tasks.slots(deps.settings.max_concurrent_turns)
             while queue:
                 batch = queue.popleft()
-                answered = await _answer(deps, workspace_id, batch, slots, queue)
+                answered = await _answer(deps, workspace_id, batch, queue)
                 if answered is None:
                     continue
                 stored.update(answered.responses)
@@ -189,7 +181,6 @@ async def _answer(
     deps: AgentDeps,
     workspace_id: str,
     batch: list[models.Message],
-    slots: asyncio.Semaphore,
     queue: deque[list[models.Message]],
 ) -> Answered | None:
     """One attempt at the batch's turn. On failure the attempt is recorded (and its model
@@ -202,7 +193,7 @@ async def _answer(
         await _wait_until(deps, first.retry_at)
     usage = ModelUsage()
     try:
-        async with slots:
+        async with deps.turn_slots.hold(workspace_id):
             return await answer_messages(deps, workspace_id, batch, usage)
     except AlreadyAnswered:
         return None  # another process (or recovery) saved it first; its answer stands

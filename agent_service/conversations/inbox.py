@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.conversations.contact_state import ContactState
-from agent_service.conversations.rate_limits import Charged, RateLimits
+from agent_service.conversations.leases import TurnLeases
+from agent_service.conversations.rate_limits import RateLimited, RateLimits
 from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.db import models
@@ -25,11 +27,33 @@ from agent_service.workspaces.config import WorkspaceNotFound
 
 @dataclass(frozen=True)
 class Received:
-    """An inbound message as stored; ``duplicate`` when the channel sent it before."""
+    """An inbound message as stored; ``duplicate`` when the channel sent it before.
+
+    ``leased``: the store also took the contact's turn lease for this replica (one hold in
+    ``TurnLeases.held``, handed to the worker answering the message)."""
 
     message_row_id: str
     contact_row_id: str
     duplicate: bool
+    leased: bool = False
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One delivery to store: ``charge`` it against the rate limits (the API's deliveries)."""
+
+    workspace_id: str
+    inbound: InboundMessage
+    respond_async: bool = False
+    charge: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.workspace_id, self.inbound.channel, self.inbound.message_id)
+
+    @property
+    def contact_key(self) -> tuple[str, str]:
+        return (self.workspace_id, self.inbound.contact.id)
 
 
 async def receive(
@@ -41,86 +65,259 @@ async def receive(
     gate: WriteGate | None = None,
     limits: RateLimits | None = None,
 ) -> Received:
-    """Store the message (and the contact on first contact) before anything else happens.
+    """Store one message (see ``receive_many``); raises what its delivery got."""
+    arrival = Arrival(workspace_id, inbound, respond_async, charge=limits is not None)
+    (outcome,) = await receive_many(sessions, [arrival], now, gate, limits)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+async def receive_many(
+    sessions: async_sessionmaker[AsyncSession],
+    arrivals: Sequence[Arrival],
+    now: datetime,
+    gate: WriteGate | None = None,
+    limits: RateLimits | None = None,
+    leases: TurnLeases | None = None,
+) -> list[Received | Exception]:
+    """Store the messages (and the contacts on first contact) before anything else happens:
+    every delivery of the batch in one write transaction, each with its own outcome.
 
     The unique key (workspace, channel, message_id) decides which delivery is the original,
-    across processes and restarts. With ``respond_async`` a callback row is stored with it.
-    With ``limits`` a new message is charged against the shared rate limits in the same
-    transaction (RateLimited: nothing stored); a repeat delivery is never charged.
+    across processes and restarts; a repeat, in the batch or stored before, is ``duplicate``.
+    With ``respond_async`` a callback row is stored with the message. A delivery with
+    ``charge`` takes a token from its workspace's and its contact's shared bucket in the same
+    transaction, or gets RateLimited and nothing of it is stored; a repeat is never charged.
+    With ``leases`` the contacts' turn leases are taken for this replica in the same
+    transaction, where free (``Received.leased``). A delivery whose workspace does not exist
+    gets WorkspaceNotFound; the others are stored.
     """
     gate = gate or WriteGate(enabled=False)
-    same = select(models.Message).filter_by(
-        workspace_id=workspace_id, channel=inbound.channel, channel_message_id=inbound.message_id
-    )
-    given = inbound.contact
-    for attempt in range(3):
-        # Reads first, outside the writers' queue; the write below is a few inserts.
-        async with sessions() as session:
-            existing = await session.scalar(same)
-            if existing is not None and not respond_async:
-                return Received(existing.id, existing.contact_id, duplicate=True)
-            contact = await session.scalar(
-                select(models.Contact).filter_by(workspace_id=workspace_id, external_id=given.id)
-            )
-            entry_stage = None if contact else await _entry_stage(session, workspace_id)
-        if existing is None and limits is not None:
-            limits.refuse_if_known_empty(workspace_id, given.id, now)
-        charged: Charged | None = None
+    outcomes: list[Received | Exception | None] = [None] * len(arrivals)
+    for attempt in range(6):
         try:
-            async with gate.hold(), sessions() as session, session.begin():
-                if existing is not None:
-                    await ensure_callback(session, workspace_id, existing, now)
-                    return Received(existing.id, existing.contact_id, duplicate=True)
-                if contact is None:
-                    assert entry_stage is not None
-                    contact_id = await _new_contact(
-                        session, workspace_id, inbound, entry_stage, now
-                    )
-                else:
-                    contact_id = contact.id
-                    await _refresh_profile(session, contact, inbound)
-                row = models.Message(
-                    id=new_id("msg"),
-                    workspace_id=workspace_id,
-                    contact_id=contact_id,
-                    direction="in",
-                    channel=inbound.channel,
-                    channel_message_id=inbound.message_id,
-                    text=inbound.text,
-                    sent_at=inbound.sent_at,
-                    source=inbound.source,
-                    status="received",
-                    created_at=now,
-                )
-                session.add(row)
-                if respond_async:
-                    await session.flush()
-                    session.add(new_callback(workspace_id, row, now))
-                if limits is not None:
-                    # Last, after the insert met the unique key: a repeat is never charged,
-                    # and the buckets stay locked only for the commit.
-                    await session.flush()
-                    charged = await limits.charge(session, workspace_id, given.id, now)
-            if limits is not None and charged is not None:
-                limits.remember(charged)  # committed: what it learnt of the buckets holds
-            return Received(row.id, contact_id, duplicate=False)
+            done = await _receive_batch(sessions, arrivals, outcomes, now, gate, limits, leases)
+            for index, outcome in done.items():
+                outcomes[index] = outcome
+            break
+        except _Refused as refused:
+            # The buckets refused some deliveries: the transaction rolled back; store the
+            # others again without them.
+            for index, error in refused.errors.items():
+                outcomes[index] = error
         except (IntegrityError, OperationalError):
             # A concurrent delivery stored the same message or contact first (or another
             # process kept the database busy past its timeout): look again.
-            if attempt == 2:
+            if attempt == 5:
                 raise
-    raise AssertionError("unreachable")
+    else:
+        raise AssertionError("unreachable: every round refuses at least one delivery")
+    return [o if o is not None else AssertionError("not stored") for o in outcomes]
 
 
-async def _new_contact(
-    session: AsyncSession,
-    workspace_id: str,
-    inbound: InboundMessage,
-    entry_stage: str,
+class _Refused(Exception):
+    def __init__(self, errors: dict[int, RateLimited]) -> None:
+        super().__init__("rate limited")
+        self.errors = errors
+
+
+async def _receive_batch(
+    sessions: async_sessionmaker[AsyncSession],
+    arrivals: Sequence[Arrival],
+    outcomes: list[Received | Exception | None],
     now: datetime,
-) -> str:
+    gate: WriteGate,
+    limits: RateLimits | None,
+    leases: TurnLeases | None,
+) -> dict[int, Received | Exception]:
+    """One attempt at the deliveries without an outcome yet: reads first, outside the writers'
+    queue, then one transaction of inserts. Returns their outcomes once committed; raises
+    _Refused (nothing committed) when the buckets refused some of them."""
+    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    done: dict[int, Received | Exception] = {}
+    if not todo:
+        return done
+    keys = {arrivals[i].key for i in todo}
+    contact_keys = {arrivals[i].contact_key for i in todo}
+    async with sessions() as session:
+        stored = await _stored_messages(session, keys)
+        contacts = await _stored_contacts(session, contact_keys)
+        entry_stages = {
+            workspace_id: await _entry_stage(session, workspace_id)
+            for workspace_id in {w for w, _ in contact_keys if (w, _) not in contacts}
+        }
+    # Who is what: repeats of stored messages, repeats within the batch, and new messages.
+    originals: dict[tuple[str, str, str], int] = {}
+    new: list[int] = []
+    for i in todo:
+        arrival = arrivals[i]
+        existing = stored.get(arrival.key)
+        if existing is not None:
+            if not arrival.respond_async:
+                done[i] = Received(existing.id, existing.contact_id, duplicate=True)
+            continue
+        if arrival.key in originals:
+            continue  # answered below, as a repeat of the batch's original
+        if arrival.contact_key not in contacts and entry_stages.get(arrival.workspace_id) is None:
+            done[i] = WorkspaceNotFound(arrival.workspace_id)
+            continue
+        if limits is not None and arrival.charge:
+            try:
+                limits.refuse_if_known_empty(arrival.workspace_id, arrival.inbound.contact.id, now)
+            except RateLimited as known_empty:
+                done[i] = known_empty
+                continue
+        originals[arrival.key] = i
+        new.append(i)
+    async with gate.hold(), sessions() as session, session.begin():
+        stored_now: dict[tuple[str, str, str], Received] = {}
+        for i in todo:  # repeats of stored messages that want a callback
+            existing = stored.get(arrivals[i].key)
+            if existing is not None and i not in done:
+                await ensure_callback(session, arrivals[i].workspace_id, existing, now)
+                done[i] = Received(existing.id, existing.contact_id, duplicate=True)
+        contact_ids = await _contacts_for(session, arrivals, new, contacts, entry_stages, now)
+        wants_callback = {
+            arrivals[i].key for i in todo if arrivals[i].respond_async and i not in done
+        }
+        rows = []
+        for i in new:
+            arrival = arrivals[i]
+            inbound = arrival.inbound
+            row = models.Message(
+                id=new_id("msg"),
+                workspace_id=arrival.workspace_id,
+                contact_id=contact_ids[arrival.contact_key],
+                direction="in",
+                channel=inbound.channel,
+                channel_message_id=inbound.message_id,
+                text=inbound.text,
+                sent_at=inbound.sent_at,
+                source=inbound.source,
+                status="received",
+                created_at=now,
+            )
+            rows.append(row)
+            stored_now[arrival.key] = Received(row.id, row.contact_id, duplicate=False)
+        session.add_all(rows)
+        if rows:
+            await session.flush()  # contacts and messages: the unique keys speak now
+        for row in rows:
+            if (row.workspace_id, row.channel, row.channel_message_id) in wants_callback:
+                session.add(new_callback(row.workspace_id, row, now))
+        leased: set[str] = set()
+        if leases is not None and rows:
+            leased = await leases.take_in(session, {row.contact_id for row in rows})
+        charged = None
+        if limits is not None:
+            # Last, after the inserts met the unique keys: a repeat is never charged, and the
+            # buckets stay locked only for the commit.
+            charges = [
+                (arrivals[i].workspace_id, arrivals[i].inbound.contact.id, i)
+                for i in new
+                if arrivals[i].charge
+            ]
+            charged, refused = await limits.charge_many(session, charges, now)
+            if refused:
+                raise _Refused(refused)
+    if limits is not None and charged is not None:
+        limits.remember(charged)  # committed: what it learnt of the buckets holds
+    for i in todo:
+        if i not in done:
+            received = stored_now[arrivals[i].key]
+            if originals.get(arrivals[i].key) == i:
+                if received.contact_row_id in leased:
+                    assert leases is not None
+                    leases.hold(received.contact_row_id)
+                    received = Received(
+                        received.message_row_id, received.contact_row_id, False, leased=True
+                    )
+                done[i] = received
+            else:
+                done[i] = Received(received.message_row_id, received.contact_row_id, True)
+    return done
+
+
+async def _stored_messages(
+    session: AsyncSession, keys: set[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], models.Message]:
+    message = models.Message
+    rows = await session.scalars(
+        select(message).where(
+            message.workspace_id.in_({w for w, _, _ in keys}),
+            message.channel.in_({c for _, c, _ in keys}),
+            message.channel_message_id.in_({m for _, _, m in keys}),
+        )
+    )
+    found = {(r.workspace_id, r.channel, r.channel_message_id or ""): r for r in rows}
+    return {key: row for key, row in found.items() if key in keys}
+
+
+async def _stored_contacts(
+    session: AsyncSession, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], models.Contact]:
+    contact = models.Contact
+    rows = await session.scalars(
+        select(contact).where(
+            contact.workspace_id.in_({w for w, _ in keys}),
+            contact.external_id.in_({e for _, e in keys}),
+        )
+    )
+    found = {(r.workspace_id, r.external_id): r for r in rows}
+    return {key: row for key, row in found.items() if key in keys}
+
+
+async def _contacts_for(
+    session: AsyncSession,
+    arrivals: Sequence[Arrival],
+    new: list[int],
+    contacts: dict[tuple[str, str], models.Contact],
+    entry_stages: dict[str, str | None],
+    now: datetime,
+) -> dict[tuple[str, str], str]:
+    """The contact row of every new message: created on first contact, its profile refreshed
+    from the channel's latest otherwise."""
+    ids: dict[tuple[str, str], str] = {}
+    latest: dict[tuple[str, str], InboundMessage] = {}
+    for i in new:
+        latest[arrivals[i].contact_key] = arrivals[i].inbound
+    created = []
+    for key, inbound in latest.items():
+        contact = contacts.get(key)
+        if contact is not None:
+            ids[key] = contact.id
+            await _refresh_profile(session, contact, inbound)
+            continue
+        stage = entry_stages[key[0]]
+        assert stage is not None
+        row = _new_contact(key[0], inbound, stage, now)
+        created.append((row, inbound, stage))
+        ids[key] = row.id
+    if created:
+        session.add_all([row for row, _, _ in created])
+        await session.flush()  # the stage changes below reference them
+        for row, inbound, stage in created:
+            add_stage_change(  # the contact was created in its entry stage above
+                session,
+                workspace_id=row.workspace_id,
+                contact_id=row.id,
+                kind="stage",
+                from_stage=None,
+                to_stage=stage,
+                actor="system",
+                reason=f"first message on {inbound.channel}",
+                evidence=inbound.text[:500],
+                now=now,
+            )
+    return ids
+
+
+def _new_contact(
+    workspace_id: str, inbound: InboundMessage, entry_stage: str, now: datetime
+) -> models.Contact:
     given = inbound.contact
-    contact = models.Contact(
+    return models.Contact(
         id=new_id("ct"),
         workspace_id=workspace_id,
         external_id=given.id,
@@ -135,21 +332,6 @@ async def _new_contact(
         created_at=now,
         updated_at=now,
     )
-    session.add(contact)
-    await session.flush()  # the stage change below references it
-    add_stage_change(  # the contact was created in its entry stage above
-        session,
-        workspace_id=workspace_id,
-        contact_id=contact.id,
-        kind="stage",
-        from_stage=None,
-        to_stage=entry_stage,
-        actor="system",
-        reason=f"first message on {inbound.channel}",
-        evidence=inbound.text[:500],
-        now=now,
-    )
-    return contact.id
 
 
 async def _refresh_profile(
@@ -169,8 +351,8 @@ async def _refresh_profile(
         )
 
 
-async def _entry_stage(session: AsyncSession, workspace_id: str) -> str:
-    """The first active stage: read alone, so storing a message stays a few small queries."""
+async def _entry_stage(session: AsyncSession, workspace_id: str) -> str | None:
+    """The first active stage (None: no such workspace)."""
     name = await session.scalar(
         select(models.LifecycleStage.name)
         .where(
@@ -180,8 +362,6 @@ async def _entry_stage(session: AsyncSession, workspace_id: str) -> str:
         .order_by(models.LifecycleStage.position)
         .limit(1)
     )
-    if name is None:
-        raise WorkspaceNotFound(workspace_id)
     return name
 
 

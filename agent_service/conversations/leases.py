@@ -97,6 +97,37 @@ class TurnLeases:
             )
         return True
 
+    async def take_in(self, session: AsyncSession, contact_row_ids: set[str]) -> set[str]:
+        """Inside the caller's write transaction (storing messages): take the leases of these
+        contacts that are free, ours or expired; returns the contacts leased. Each becomes
+        one hold (``hold``) once the transaction committed."""
+        if not contact_row_ids:
+            return set()
+        now = self.now()
+        leased_by, leased_until = _contacts.c.turn_leased_by, _contacts.c.turn_leased_until
+        result = await session.execute(
+            update(_contacts)
+            .where(
+                _contacts.c.id.in_(sorted(contact_row_ids)),
+                or_(
+                    leased_by.is_(None),
+                    leased_by == self.replica,
+                    and_(leased_until.is_not(None), leased_until < now),
+                ),
+            )
+            .values(turn_leased_by=self.replica, turn_leased_until=now + self._length)
+            .returning(_contacts.c.id)
+        )
+        return set(result.scalars())
+
+    def hold(self, contact_row_id: str) -> None:
+        """One more holder of a lease this process took (``take_in``)."""
+        self.held[contact_row_id] = self.held.get(contact_row_id, 0) + 1
+
+    @property
+    def _length(self) -> timedelta:
+        return timedelta(seconds=self.seconds)
+
     async def release(
         self,
         sessions: async_sessionmaker[AsyncSession],

@@ -132,39 +132,68 @@ class RateLimits:
             if wait > 0:
                 raise RateLimited(key[1], _whole_seconds(wait))
 
-    async def charge(
-        self, session: AsyncSession, workspace_id: str, contact_id: str, now: datetime
-    ) -> Charged:
-        """Take one token from the workspace's and the contact's bucket, in the caller's
-        transaction, or raise RateLimited (the caller's transaction must then roll back)."""
+    async def charge_many(
+        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+    ) -> tuple[Charged, dict[int, RateLimited]]:
+        """Charge a batch of deliveries, ``(workspace id, contact id, delivery)`` in arrival
+        order, in the caller's transaction: each bucket takes as many tokens as it has
+        deliveries, in one statement for all of them.
+
+        Returns what was taken, and the deliveries refused (the latest of a bucket that had
+        fewer tokens than deliveries). When any is refused the caller's transaction must roll
+        back and store the others again without them: the statement took nothing from a
+        bucket short of tokens, but the other buckets' tokens were taken.
+        """
         at = now.timestamp()
-        limits = self._limits(workspace_id, contact_id)
+        wanted: dict[Key, list[int]] = {}
+        settings: dict[Key, tuple[float, int]] = {}
+        for workspace_id, contact_id, delivery in charges:
+            for key, rate, capacity in self._limits(workspace_id, contact_id):
+                wanted.setdefault(key, []).append(delivery)
+                settings[key] = (rate, capacity)
+        refused: dict[int, RateLimited] = {}
+        for key, deliveries in wanted.items():  # more than a full bucket can never pass
+            rate, capacity = settings[key]
+            for delivery in deliveries[capacity:]:
+                refused.setdefault(delivery, RateLimited(key[1], _whole_seconds(1 / rate)))
+        if refused or not wanted:
+            return Charged({}), refused
+        # One order for every writer (workspaces, then contacts), so that two transactions
+        # locking bucket rows never wait for each other crosswise.
+        order = sorted(wanted, key=lambda key: (key[1] != WORKSPACE, key))
         rows = [
             {
                 "workspace_id": key[0],
                 "scope": key[1],
                 "subject": key[2],
-                "tokens": capacity - 1.0,
+                "tokens": float(settings[key][1] - len(wanted[key])),
                 "updated": at,
-                "rate": rate,
-                "capacity": capacity,
+                "rate": settings[key][0],
+                "capacity": settings[key][1],
             }
-            for key, rate, capacity in limits
+            for key in order
         ]
         dialect = session.get_bind().dialect.name
         result = await session.execute(_take(dialect), rows)
         taken = {(row.workspace_id, row.scope, row.subject): _bucket(row) for row in result}
-        if len(taken) == len(limits):
-            return Charged(taken)
-        refused = [key for key, _, _ in limits if key not in taken]
-        seen = await _read(session, refused)
-        for key in refused:  # workspace first, then contact
+        short = [key for key in order if key not in taken]
+        if not short:
+            return Charged(taken), refused
+        seen = await _read(session, short)
+        for key in short:
             bucket = seen.get(key)
-            if bucket is not None:
-                self._remember(key, bucket)
-            wait = bucket.wait_seconds(at) if bucket is not None else 0.0
-            raise RateLimited(key[1], _whole_seconds(wait))
-        raise AssertionError("unreachable")
+            deliveries = wanted[key]
+            if bucket is None:  # gone meanwhile: refuse the latest, the rest goes again
+                refused.setdefault(deliveries[-1], RateLimited(key[1], 1))
+                continue
+            self._remember(key, bucket)
+            room = min(len(deliveries) - 1, max(0, math.floor(bucket.tokens_at(at))))
+            left = Bucket(bucket.tokens_at(at) - room, at, bucket.rate, bucket.capacity)
+            for delivery in deliveries[room:]:
+                refused.setdefault(
+                    delivery, RateLimited(key[1], _whole_seconds(left.wait_seconds(at)))
+                )
+        return Charged({}), refused
 
     def remember(self, charged: Charged) -> None:
         for key, bucket in charged.buckets.items():
@@ -187,7 +216,8 @@ def _bucket(row: Any) -> Bucket:
 
 @cache
 def _take(dialect: str) -> Any:
-    """INSERT the buckets full minus one, or refill and take one where a token is there.
+    """INSERT the buckets full minus the tokens wanted, or refill and take them where they are
+    there.
 
     Built once per dialect; the rows are bound per call. ``excluded`` is the row offered:
     its ``updated`` is now and its ``rate``/``capacity`` are the current settings.
@@ -196,18 +226,19 @@ def _take(dialect: str) -> Any:
     table = cast(Table, models.RateBucket.__table__)
     offered = insert(table)
     new, old = offered.excluded, table.c
+    cost = new.capacity - new.tokens  # the row offered is a full bucket less the tokens wanted
     elapsed = case((new.updated > old.updated, new.updated - old.updated), else_=0.0)
     filled = old.tokens + elapsed * new.rate
     refilled = case((filled > new.capacity, new.capacity), else_=filled)
     return offered.on_conflict_do_update(
         index_elements=["workspace_id", "scope", "subject"],
         set_={
-            "tokens": refilled - 1,
+            "tokens": refilled - cost,
             "updated": case((new.updated > old.updated, new.updated), else_=old.updated),
             "rate": new.rate,
             "capacity": new.capacity,
         },
-        where=refilled >= 1,
+        where=refilled >= cost,
     ).returning(
         old.workspace_id, old.scope, old.subject, old.tokens, old.updated, old.rate, old.capacity
     )

@@ -54,10 +54,6 @@ async def post_message(
     # Rate limits (shared by every replica) are charged as the message is stored; a repeat
     # delivery is answered from the record and never refused.
     limits = deps.rate_limits
-    if limits.has_room(principal.workspace_id, message.contact.id):
-        # The embedding starts now, on the other core, while the repeat check and the store
-        # run; a request the limits are known to refuse costs no embedding.
-        deps.query_batcher.prefetch(message.text)
     if prefer is not None and "respond-async" in prefer.lower():
         target = await callback_settings.load(deps.sessions, principal.workspace_id)
         if target is None or not target.callback_url:
