@@ -3,8 +3,10 @@
 A campaign spike queues a thousand turns of one workspace in a few seconds. With a plain
 semaphore (first come, first served) another workspace's customer, arriving a second later,
 would wait behind all of them. Here each workspace has its own queue of waiting turns, oldest
-first, and a freed slot goes to the next workspace in turn (round robin): a workspace with one
-waiting turn gets the next slot or the one after, however long another's queue is. Within a
+first, and a freed slot goes to the waiting workspace with the fewest turns in flight (the
+one waiting longest since it was last served, among equals): a workspace with nothing in
+flight gets the next slot, however long another's queue is, and workspaces with equal shares
+take turns (round robin). Within a
 workspace turns start in the order they asked, so its customers are answered in the order
 they wrote. A contact's own messages are ordered by its worker (agent/turn.py), one turn at a
 time.
@@ -19,13 +21,15 @@ from contextlib import asynccontextmanager, suppress
 
 
 class FairSlots:
-    """At most ``size`` holders at once; waiters served round robin across workspaces."""
+    """At most ``size`` holders at once; a freed slot goes to the waiting workspace with the
+    fewest in flight, round robin among equals."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._free = size
         # Workspaces with waiters, in the order they are served next (dicts keep order).
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
+        self._in_flight: dict[str, int] = {}
 
     @property
     def in_use(self) -> int:
@@ -43,9 +47,15 @@ class FairSlots:
     @asynccontextmanager
     async def hold(self, workspace_id: str) -> AsyncIterator[None]:
         await self._acquire(workspace_id)
+        self._in_flight[workspace_id] = self._in_flight.get(workspace_id, 0) + 1
         try:
             yield
         finally:
+            left = self._in_flight[workspace_id] - 1
+            if left:
+                self._in_flight[workspace_id] = left
+            else:
+                del self._in_flight[workspace_id]
             self._release()
 
     async def _acquire(self, workspace_id: str) -> None:
@@ -65,7 +75,8 @@ class FairSlots:
 
     def _release(self) -> None:
         while self._waiting:
-            workspace_id, queue = next(iter(self._waiting.items()))
+            workspace_id = min(self._waiting, key=lambda w: self._in_flight.get(w, 0))
+            queue = self._waiting[workspace_id]
             granted = queue.popleft()
             del self._waiting[workspace_id]
             if queue:
