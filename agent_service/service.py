@@ -44,6 +44,7 @@ class Service:
     settings: Settings
     engine: AsyncEngine
     deps: AgentDeps
+    front_engine: AsyncEngine | None = None
     printed_keys: dict[str, str] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -64,6 +65,8 @@ class Service:
 
     async def stop(self) -> None:
         await self.engine.dispose()
+        if self.front_engine is not None:
+            await self.front_engine.dispose()
 
     async def _seed_demo(self) -> None:
         """Check, then create (under the start-up lock, so exactly one replica creates): the
@@ -117,6 +120,8 @@ def build_service(
     keep_rollups_current()  # report roll-ups are written with the rows they follow
     engine = create_engine(settings.resolved_database_url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
+    # The front door's own small pool: acknowledging a message never queues behind turns.
+    front_engine = create_engine(settings.resolved_database_url, pool_size=4)
     embeddings = build_embeddings(settings)
     model = chat_model if chat_model is not None else build_chat_model(settings)
     model_name = (
@@ -148,5 +153,6 @@ def build_service(
         model_name=model_name,
         clock=clock,
         write_gate=WriteGate(enabled=settings.resolved_database_url.startswith("sqlite")),
+        front_sessions=async_sessionmaker(front_engine, expire_on_commit=False),
     )
-    return Service(settings=settings, engine=engine, deps=deps)
+    return Service(settings=settings, engine=engine, deps=deps, front_engine=front_engine)

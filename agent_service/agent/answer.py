@@ -282,32 +282,36 @@ async def decide(
     texts = [query] if query == text else [query, text]
     # Read while the embedding finishes: the knowledge revision (is the snapshot of the
     # entries current?) and today's token use (the model path's cap).
-    vectors, revision, used_today = await asyncio.gather(
-        _embed(deps, texts), deps.knowledge.revision(config.id), _tokens_used(deps, config, now)
-    )
     # The index has its own deadline: when it does not answer, the entries are ranked from
     # the database and ``retrieval`` says why (knowledge_base/store.py).
     retrieval = RetrievalTrace()
-    hits = await deps.knowledge.search(
-        config.id,
-        vectors[0].tolist(),
-        deps.settings.retrieval_k,
-        now.date(),
-        query=query,
-        revision=revision,
-        trace=retrieval,
-    )
-
-    async def search(wanted: str) -> list[Hit]:
-        found = (await _embed(deps, [wanted]))[0]
-        return await deps.knowledge.search(
+    async with deps.retrieval_slots:
+        vectors, revision, used_today = await asyncio.gather(
+            _embed(deps, texts),
+            deps.knowledge.revision(config.id),
+            _tokens_used(deps, config, now),
+        )
+        hits = await deps.knowledge.search(
             config.id,
-            found.tolist(),
+            vectors[0].tolist(),
             deps.settings.retrieval_k,
             now.date(),
-            query=wanted,
+            query=query,
+            revision=revision,
             trace=retrieval,
         )
+
+    async def search(wanted: str) -> list[Hit]:
+        async with deps.retrieval_slots:
+            found = (await _embed(deps, [wanted]))[0]
+            return await deps.knowledge.search(
+                config.id,
+                found.tolist(),
+                deps.settings.retrieval_k,
+                now.date(),
+                query=wanted,
+                trace=retrieval,
+            )
 
     ctx = ToolContext(
         config=config,

@@ -103,6 +103,9 @@ class AgentDeps:
     chat_model: BaseChatModel | None = None
     model_name: str = OFFLINE_MODEL_NAME
     clock: Callable[[], datetime] = utc_now
+    # The front door's own connections (storing messages, reading API keys): a spike's turns
+    # queueing for the main pool never delay an acknowledgement. None: the main pool.
+    front_sessions: async_sessionmaker[AsyncSession] | None = None
     contact_locks: ContactLocks = field(default_factory=ContactLocks)
     # Waiting (bursts) goes through ``sleep`` so tests can shorten it.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -123,6 +126,14 @@ class AgentDeps:
     # Turns in flight, bounded (so a spike cannot exhaust the database pool or the memory)
     # and handed out fairly between workspaces.
     turn_slots: FairSlots = field(init=False)
+    # Retrieval (embedding and search, CPU-bound) a few turns at a time, so that a spike's
+    # turns do not all queue inside the search's deadline.
+    retrieval_slots: asyncio.Semaphore = field(init=False)
+
+    @property
+    def front(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for the front door: its own pool when configured, else the main one."""
+        return self.front_sessions or self.sessions
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -133,6 +144,12 @@ class AgentDeps:
         self.query_batcher = QueryBatcher(self.embeddings.embed_queries)
         self.turn_leases = TurnLeases(new_replica_id(), s.turn_lease_seconds)
         self.intake = Intake(
-            self.sessions, self.clock, self.write_gate, self.rate_limits, self.turn_leases
+            self.front,
+            self.clock,
+            self.write_gate,
+            self.rate_limits,
+            self.turn_leases,
+            track_arrivals=s.burst_window_seconds > 0,
         )
         self.turn_slots = FairSlots(s.max_concurrent_turns)
+        self.retrieval_slots = asyncio.Semaphore(s.retrieval_concurrency)

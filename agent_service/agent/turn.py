@@ -145,6 +145,8 @@ async def process_contact(
         finally:
             # Another worker of this process waits for the contact: the lease stays, for it.
             keep = deps.contact_locks.users(workspace_id, contact_key) > 1
+            if not keep:
+                deps.intake.forget(contact_row_id)
             try:
                 await deps.turn_leases.release(
                     deps.sessions, deps.write_gate, contact_row_id, keep=keep
@@ -192,6 +194,7 @@ async def _answer(
     if len(batch) == 1 and first.retry_at is not None:
         await _wait_until(deps, first.retry_at)
     usage = ModelUsage()
+    await deps.intake.wait_idle()  # acknowledgements first: they are what a spike waits for
     try:
         async with deps.turn_slots.hold(workspace_id):
             return await answer_messages(deps, workspace_id, batch, usage)
@@ -313,18 +316,29 @@ def _ids(workspace_id: str, contact_row_id: str, batch: list[models.Message]) ->
 
 
 async def _let_burst_settle(deps: AgentDeps, contact_row_id: str) -> None:
-    """Wait until no new message of the contact arrived for one window (bounded)."""
+    """Wait until no new message of the contact arrived for one window (bounded).
+
+    A contact whose messages this process stored is watched in memory (``Intake.arrived``):
+    no query while a spike's thousand workers wait out their windows. One adopted from
+    elsewhere (the sweep) is watched by counting its waiting messages."""
     window, longest = deps.settings.burst_window_seconds, deps.settings.burst_max_wait_seconds
     if window <= 0:
         return
-    seen, newest = await inbox.count_unanswered(deps.sessions, contact_row_id)
+
+    async def arrivals() -> tuple[int, datetime | None]:
+        known = deps.intake.arrived(contact_row_id)
+        if known is not None:
+            return known
+        return await inbox.count_unanswered(deps.sessions, contact_row_id)
+
+    seen, newest = await arrivals()
     if newest is None or newest < deps.clock() - timedelta(seconds=window + longest):
         return  # sent long ago (a replay, or recovery after a restart): the burst is over
     waited = 0.0
     while waited < longest:
         await deps.sleep(window)
         waited += window
-        now_seen, _ = await inbox.count_unanswered(deps.sessions, contact_row_id)
+        now_seen, _ = await arrivals()
         if now_seen == seen:
             return
         seen = now_seen

@@ -22,7 +22,10 @@ from agent_service.workspaces.api_keys import Principal, hash_key
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
 
 
-def get_agent_deps(request: Request) -> AgentDeps:
+# Dependencies that do no I/O are ``async def`` all the same: FastAPI runs a plain ``def``
+# dependency in its thread pool, a thread hand-off per request (measured: the largest single
+# cost of acknowledging a message under a spike).
+async def get_agent_deps(request: Request) -> AgentDeps:
     deps: AgentDeps = request.app.state.agent_deps
     return deps
 
@@ -32,7 +35,7 @@ AgentDepsDep = Annotated[AgentDeps, Depends(get_agent_deps)]
 Clock = Callable[[], datetime]
 
 
-def get_clock(deps: AgentDepsDep) -> Clock:
+async def get_clock(deps: AgentDepsDep) -> Clock:
     """The service clock (tests and evals fix it)."""
     return deps.clock
 
@@ -111,7 +114,7 @@ async def get_principal(
             "missing API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with deps.sessions() as session:
+    async with deps.front() as session:
         key = await session.scalar(
             select(models.ApiKey).filter_by(key_hash=hash_key(credentials.credentials))
         )

@@ -19,7 +19,8 @@ async def signed_channel_key(
 
     Checked before the body is parsed or anything is stored.
     """
-    settings = await callback_settings.load(deps.sessions, principal.workspace_id)
+    settings = await callback_settings.load(deps.front, principal.workspace_id)
+    request.state.delivery_settings = settings  # read once per request: the route needs it too
     if settings is None or not settings.signing_secret:
         return principal
     body = await request.body()  # the raw bytes, exactly as signed; FastAPI reuses them

@@ -170,7 +170,7 @@ async def _receive_batch(
                 continue
         originals[arrival.key] = i
         new.append(i)
-    async with gate.hold(), sessions() as session, session.begin():
+    async with gate.hold(urgent=True), sessions() as session, session.begin():
         stored_now: dict[tuple[str, str, str], Received] = {}
         for i in todo:  # repeats of stored messages that want a callback
             existing = stored.get(arrivals[i].key)

@@ -46,6 +46,24 @@ class Intake:
     _queue: list[tuple[inbox.Arrival, asyncio.Future[inbox.Received]]] = field(default_factory=list)
     _flushing: asyncio.Task[None] | None = None
     batches: int = 0  # flushes done (for tests and the operators' log)
+    # Per contact with new messages stored here: how many, and the newest ``sent_at``. A
+    # worker waiting out a burst window reads it instead of counting in the database
+    # (agent/turn.py): a spike's thousand workers wait without a query each.
+    track_arrivals: bool = False
+    _arrived: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+
+    def arrived(self, contact_row_id: str) -> tuple[int, datetime] | None:
+        """New messages of the contact stored by this process, and the newest's ``sent_at``."""
+        return self._arrived.get(contact_row_id)
+
+    async def wait_idle(self) -> None:
+        """Return once no delivery waits to be stored: a turn about to start lets a spike's
+        acknowledgements go first (they cost a millisecond; the turn, tens)."""
+        while self._flushing is not None:
+            await asyncio.shield(self._flushing)
+
+    def forget(self, contact_row_id: str) -> None:
+        self._arrived.pop(contact_row_id, None)
 
     async def receive(
         self,
@@ -97,6 +115,16 @@ class Intake:
                 await self._store([item])
             return
         self.batches += 1
+        if self.track_arrivals:
+            for arrival, outcome in zip(arrivals, outcomes, strict=True):
+                if isinstance(outcome, inbox.Received) and not outcome.duplicate:
+                    count, newest = self._arrived.get(
+                        outcome.contact_row_id, (0, arrival.inbound.sent_at)
+                    )
+                    self._arrived[outcome.contact_row_id] = (
+                        count + 1,
+                        max(newest, arrival.inbound.sent_at),
+                    )
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             _settle(future, outcome)
 

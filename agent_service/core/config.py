@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     chroma_threads: int = Field(
         default=4, ge=1, description="Threads that talk to the vector index (its own pool)."
     )
+    retrieval_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Turns embedding and searching at once; more wait their turn before the "
+        "search's deadline starts (the work is CPU-bound: more at once only queues).",
+    )
     retrieval_timeout_seconds: float = Field(
         default=3.0,
         gt=0,

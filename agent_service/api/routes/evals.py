@@ -17,7 +17,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _queue(request: Request, deps: AgentDepsDep) -> EvalRunQueue:
+async def _queue(request: Request, deps: AgentDepsDep) -> EvalRunQueue:
     queue: EvalRunQueue | None = getattr(request.app.state, "eval_runs", None)
     if queue is None:
         queue = request.app.state.eval_runs = EvalRunQueue(deps)

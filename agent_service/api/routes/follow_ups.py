@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/followups", tags=["follow-ups"])
 AdminKey = Annotated[Principal, Depends(require("admin"))]
 
 
-def follow_up_sender(request: Request) -> FollowUpSender:
+async def follow_up_sender(request: Request) -> FollowUpSender:
     """The app's sender (tests put a recording one on ``app.state``), else the callback one."""
     sender: FollowUpSender | None = getattr(request.app.state, "follow_up_sender", None)
     if sender is None:

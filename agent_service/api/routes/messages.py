@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from agent_service.agent.turn import accept_message, run_turn
@@ -30,6 +30,7 @@ ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses={**ERROR_RESPONSES, **ASYNC_RESPONSES, **RATE_LIMITED, **STILL_PROCESSING},
 )
 async def post_message(
+    request: Request,
     message: InboundMessage,
     principal: SignedChannelKey,
     deps: AgentDepsDep,
@@ -55,7 +56,9 @@ async def post_message(
     # delivery is answered from the record and never refused.
     limits = deps.rate_limits
     if prefer is not None and "respond-async" in prefer.lower():
-        target = await callback_settings.load(deps.sessions, principal.workspace_id)
+        target = getattr(request.state, "delivery_settings", None)  # read by the signature check
+        if target is None:
+            target = await callback_settings.load(deps.front, principal.workspace_id)
         if target is None or not target.callback_url:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
