@@ -45,6 +45,7 @@ DEFAULT_POSTGRES = "postgresql+asyncpg://postgres:postgres@127.0.0.1/postgres"
 POSTGRES_ENV = "AGENT_SERVICE_BENCH_POSTGRES_URL"
 BUSY_CORES = 0.5  # others' CPU during a measurement above which it is repeated
 HZ = os.sysconf("SC_CLK_TCK")
+KEEP = bool(os.environ.get("BENCH_KEEP"))  # keep every server's data directory and log
 
 
 # ---------------------------------------------------------------- the client
@@ -401,7 +402,7 @@ async def _started(
             except TimeoutError:
                 process.kill()
                 await process.wait()
-        if failed:
+        if failed or KEEP:
             print(f"  ({kind} log kept: {log})", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
