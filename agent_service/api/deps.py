@@ -19,7 +19,7 @@ from agent_service.schemas.workspaces import Role
 from agent_service.workspaces import audit
 from agent_service.workspaces.api_keys import Principal, hash_key
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
 
 
 # Dependencies that do no I/O are ``async def`` all the same: FastAPI runs a plain ``def``
@@ -105,19 +105,27 @@ UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function"
 
 async def get_principal(
     deps: AgentDepsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller, from the bearer key; 401 when it is missing, unknown or revoked."""
+    async with deps.front() as session:
+        return await key_principal(session, credentials)
+
+
+async def key_principal(
+    session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The bearer key's holder, read in the caller's session; 401 when it is missing, unknown
+    or revoked."""
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    async with deps.front() as session:
-        key = await session.scalar(
-            select(models.ApiKey).filter_by(key_hash=hash_key(credentials.credentials))
-        )
+    key = await session.scalar(
+        select(models.ApiKey).filter_by(key_hash=hash_key(credentials.credentials))
+    )
     if key is None or key.revoked_at is not None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -127,6 +135,16 @@ async def get_principal(
     return Principal(key_id=key.id, workspace_id=key.workspace_id, roles=frozenset(key.roles))
 
 
+def check_roles(principal: Principal, roles: tuple[Role, ...]) -> Principal:
+    """403 unless the key holds one of ``roles``."""
+    if not principal.roles & set(roles):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this key lacks the role for this endpoint (needs one of: {', '.join(roles)})",
+        )
+    return principal
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
@@ -134,12 +152,7 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that lets through keys holding any of ``roles``; 403 otherwise."""
 
     async def _check(principal: PrincipalDep) -> Principal:
-        if not principal.roles & set(roles):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"this key lacks the role for this endpoint (needs one of: {', '.join(roles)})",
-            )
-        return principal
+        return check_roles(principal, roles)
 
     return _check
 
@@ -154,7 +167,7 @@ AdminOrQaKey = Annotated[Principal, Depends(require("admin", "qa"))]
 
 async def get_bootstrap_or_admin(
     deps: AgentDepsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The bootstrap admin key from settings (any workspace), or a workspace's admin key."""
     bootstrap = deps.settings.bootstrap_admin_key

@@ -28,7 +28,11 @@ async def load(
     sessions: async_sessionmaker[AsyncSession], workspace_id: str
 ) -> models.DeliverySettings | None:
     async with sessions() as session:
-        return await session.get(models.DeliverySettings, workspace_id)
+        return await read(session, workspace_id)
+
+
+async def read(session: AsyncSession, workspace_id: str) -> models.DeliverySettings | None:
+    return await session.get(models.DeliverySettings, workspace_id)
 
 
 def public(row: models.DeliverySettings | None) -> DeliveryPublic:

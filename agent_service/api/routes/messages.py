@@ -3,8 +3,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
+from agent_service.agent.deps import AgentDeps
 from agent_service.agent.turn import accept_message, run_turn
-from agent_service.api.deps import AgentDepsDep
 from agent_service.api.errors import ERROR_RESPONSES, RATE_LIMITED, STILL_PROCESSING, ErrorBody
 from agent_service.api.inbound_signature import SignedChannelKey
 from agent_service.delivery import callback_settings
@@ -33,7 +33,6 @@ async def post_message(
     request: Request,
     message: InboundMessage,
     principal: SignedChannelKey,
-    deps: AgentDepsDep,
     prefer: Annotated[
         str | None,
         Header(description="`respond-async`: acknowledge with 202, send the answer by callback."),
@@ -46,6 +45,7 @@ async def post_message(
     burst answered together are `merged`, with `answered_by` naming the one carrying the reply.
     With `Prefer: respond-async` the answer is POSTed to the workspace's callback URL instead.
     """
+    deps: AgentDeps = request.app.state.agent_deps  # not a dependency: see signed_channel_key
     limit = deps.settings.max_message_chars
     if len(message.text) > limit:
         raise HTTPException(
