@@ -166,4 +166,8 @@ def beside_running_server(settings: Settings) -> Settings:
     address = running_server(settings)
     if address is None:
         return settings
+    print(
+        f"knowledge index: the running service's Chroma server at {address.host}:{address.port}",
+        file=sys.stderr,
+    )
     return settings.model_copy(update={"chroma_host": address.host, "chroma_port": address.port})

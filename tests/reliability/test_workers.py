@@ -14,6 +14,8 @@ process of every request line (``pid``), which tells the test which worker answe
 - a burst from one contact past its limit gets 429 with Retry-After for exactly the surplus,
   and a repeat of an accepted message is never refused;
 - every accepted asynchronous message gets exactly one callback;
+- knowledge imported through one worker, or by `kb import` beside the service, is found
+  through both at once (the parent's one Chroma server holds it);
 - SIGTERM stops the parent, both workers and the Chroma server the parent started.
 """
 
@@ -24,6 +26,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -37,10 +40,22 @@ import pytest
 
 from agent_service.testing.fake_openai_server import FakeOpenAIServer, completion
 from tests.conftest import ADMIN, CHANNEL, POSTGRES_URL, message
-from tests.processes import Served, serve, service_env
+from tests.processes import CLI, REPO, Served, serve, service_env
 from tests.reliability.database import rows
 from tests.reliability.harness import CallbackReceiver, wait_until
 
+ROWS: list[dict[str, Any]] = [
+    {
+        "question": "Can I bring my own pet iguana to the relaxation lounge?",
+        "answer": "Iguanas are welcome in the lounge on Tuesdays, in a closed terrarium.",
+        "language": "en",
+    },
+    {
+        "question": "Do you sell gift cards shaped like a durian?",
+        "answer": "Yes: durian-shaped gift cards, at reception in every branch.",
+        "language": "en",
+    },
+]
 CONTACT_BURST = 6
 MODEL_SECONDS = 0.3
 ASYNC = {**CHANNEL, "Prefer": "respond-async"}
@@ -77,7 +92,9 @@ def workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workers]
             pytest.skip("AGENT_SERVICE_TEST_POSTGRES_URL is not set")
         data_dir: Path = request.getfixturevalue("data_dir")  # a database of its own
     elif POSTGRES_URL:
-        data_dir = tmp_path / "data"  # the shared template is on PostgreSQL: seed afresh
+        # The suite's template is on PostgreSQL, and seeding a SQLite directory afresh costs
+        # minutes on a busy machine: SQLite runs in the suite's SQLite pass.
+        pytest.skip("SQLite runs when AGENT_SERVICE_TEST_POSTGRES_URL is unset")
     else:
         data_dir = request.getfixturevalue("data_dir")
     receiver = CallbackReceiver()
@@ -96,12 +113,12 @@ def workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workers]
             AGENT_SERVICE_FOLLOWUP_POLL_SECONDS="0",
         )
         env.pop("AGENT_SERVICE_CHROMA_HOST", None)  # embedded defaults
-        with serve(env, log=out, timeout=240, args=["--workers", "2"]) as served:
+        with serve(env, log=out, timeout=400, args=["--workers", "2"]) as served:
             started = Workers(served, log, data_dir, model, receiver)
             # /healthz answers once one worker is up; wait for the second.
             wait_until(
                 lambda: log.read_text(errors="replace").count("Application startup complete") >= 2,
-                timeout=240,
+                timeout=400,
             )
             change = {"callback_url": hook, "callback_secret": "callback-secret-0123456789"}
             put = httpx.put(
@@ -177,6 +194,58 @@ def post(
 def at_once(url: str, calls: list[tuple[dict[str, Any], str, dict[str, str]]]) -> list[Any]:
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(lambda call: post(url, *call), calls))
+
+
+def kb_import(workers: Workers, row: dict[str, Any]) -> None:
+    """`agent-service kb import` of one row, as its own process beside the service."""
+    source = workers.log.parent / "faq.json"
+    source.write_text(json.dumps([row]), "utf-8")
+    env = service_env(workers.data_dir)
+    env.pop("AGENT_SERVICE_CHROMA_HOST", None)
+    done = subprocess.run(
+        [*CLI, "kb", "import", str(source)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 created" in done.stdout, done.stdout
+    # It wrote through the service's Chroma server, not into the directory that server owns.
+    address = json.loads((workers.data_dir / "chroma-server.json").read_text())
+    assert f"Chroma server at 127.0.0.1:{address['port']}" in done.stderr, done.stderr
+
+
+def at_once_search(url: str, question: str, prefix: str) -> list[dict[str, Any]]:
+    """The first hit of eight searches at once, each on a connection of its own."""
+
+    def search(i: int) -> dict[str, Any]:
+        response = httpx.post(
+            f"{url}/v1/knowledge/search",
+            json={"query": question, "k": 3},
+            headers={**ADMIN, "X-Request-ID": f"{prefix}-{i}"},
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json()["results"][0])
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(search, range(8)))
+
+
+def chroma_holds(workers: Workers, question: str) -> bool:
+    """Whether the parent's Chroma server (its address file) holds the entry's vector."""
+    address = json.loads((workers.data_dir / "chroma-server.json").read_text())
+    base = f"http://127.0.0.1:{address['port']}/api/v2/tenants/default_tenant/databases"
+    base += "/default_database/collections"
+    (entry_id,) = rows(
+        workers.data_dir, "select id from knowledge_entries where question = :q", q=question
+    )
+    with httpx.Client(timeout=30) as http:
+        collection = http.get(f"{base}/kb_ws_demo").json()["id"]
+        got = http.post(f"{base}/{collection}/get", json={"ids": [entry_id[0]], "include": []})
+        return list(got.json()["ids"]) == [entry_id[0]]
 
 
 def customer_texts(model: FakeOpenAIServer, contact_tag: str) -> list[str]:
@@ -260,10 +329,21 @@ def test_two_workers_share_the_port_and_every_guarantee(workers: Workers) -> Non
     wait_until(settled, timeout=60)
     assert all(delivered()[key] == 1 for key in keys), delivered()
 
-    # Both workers answered requests, and they are the serve process's children.
-    served_by = workers.pids_of(
-        {f"{p}-{i}" for p in ("dup", "order", "flood", "again") for i in range(40)}
+    # Knowledge written through one worker, or by `kb import` beside the service, is found
+    # through either worker at once: the parent's one Chroma server holds it.
+    imported = httpx.post(
+        f"{url}/v1/knowledge/import", json={"entries": [ROWS[0]]}, headers=ADMIN, timeout=300
     )
+    assert imported.status_code == 200, imported.text
+    kb_import(workers, ROWS[1])
+    for n, row in enumerate(ROWS):
+        hits = at_once_search(url, row["question"], prefix=f"search{n}")
+        assert {(h["question"], h["answer"]) for h in hits} == {(row["question"], row["answer"])}
+        assert chroma_holds(workers, row["question"])
+
+    # Both workers answered requests, and they are the serve process's children.
+    prefixes = ("dup", "order", "flood", "again", "search0", "search1")
+    served_by = workers.pids_of({f"{p}-{i}" for p in prefixes for i in range(40)})
     assert len(served_by) == 2, served_by
     assert served_by == worker_pids, (served_by, worker_pids)
     assert workers.served.process.pid not in served_by
