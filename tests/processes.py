@@ -12,7 +12,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,13 +72,14 @@ def serve(
     port: int | None = None,
     timeout: float = 300,
     log: IO[bytes] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[Served]:
     """``agent-service serve`` with ``env``; yields once it answers /healthz, stops it after
-    (unless the test killed it)."""
+    (unless the test killed it). ``args`` go after ``serve --port P``, e.g. ``--workers 2``."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
+        [*CLI, "serve", "--port", str(port), *args],
         cwd=REPO,
         env=env,
         stdout=log or subprocess.DEVNULL,

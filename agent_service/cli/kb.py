@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from agent_service.cli.chroma_server import beside_running_server
 from agent_service.core.config import get_settings
 from agent_service.knowledge_base import exporting, importing
 from agent_service.knowledge_base.store import EntryData
@@ -168,6 +169,6 @@ def _with_tags(entry: EntryData, tags: list[str]) -> EntryData:
 async def _started() -> Service:
     from agent_service.service import build_service
 
-    service = build_service(get_settings())
+    service = build_service(beside_running_server(get_settings()))
     await service.start()
     return service

@@ -3,27 +3,86 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from agent_service.cli.chroma_server import (
+    beside_running_server,
+    chroma_server,
+    die_with_parent,
+)
 from agent_service.cli.kb import app as kb_app
 from agent_service.core.config import REPO_ROOT, get_settings
+from agent_service.core.logs import configure_logging
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="AI agent service for lead qualification.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")  # Knowledge import/export/reindex
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Start the HTTP API."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = typer.Option(
+        None,
+        min=1,
+        help="Worker processes sharing the port (default: AGENT_SERVICE_WORKERS, 1).",
+    ),
+) -> None:
+    """Start the HTTP API, in one process or in ``--workers`` processes."""
     import uvicorn
+
+    settings = get_settings()
+    count = workers if workers is not None else settings.workers
+    # Requests are logged as JSON (with request id) by the app itself, not by uvicorn.
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": False,
+    }
+    if count == 1:
+        from agent_service.api.main import create_app
+
+        uvicorn.run(create_app(), **options)
+        return
+    # Several processes: uvicorn's supervisor binds the port once and spawns ``count`` fresh
+    # interpreters, each building the app from the factory (its own settings from the
+    # environment, its own database pool and models). Start-up work runs once under the
+    # database's start-up lock (db/startup_lock.py). The health ping is answered by a thread
+    # that needs the GIL: give a worker warming up its models on a busy machine time to answer.
+    options |= {"workers": count, "factory": True, "timeout_worker_healthcheck": 30}
+    configure_logging(settings.log_level, settings.log_json)
+    with contextlib.ExitStack() as stack:
+        if not settings.chroma_host:
+            # One Chroma process owns the embedded directory (cli/chroma_server.py); the
+            # workers, spawned after this, inherit its address from the environment.
+            address = stack.enter_context(chroma_server(settings))
+            os.environ["AGENT_SERVICE_CHROMA_HOST"] = address.host
+            os.environ["AGENT_SERVICE_CHROMA_PORT"] = str(address.port)
+        uvicorn.run("agent_service.cli.main:worker_app", **options)
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``serve --workers N`` process. A worker stops (SIGTERM: it finishes its
+    turns) when its parent dies, as the Chroma server does, instead of serving on alone."""
+    import multiprocessing
 
     from agent_service.api.main import create_app
 
-    # Requests are logged as JSON (with request id) by the app itself, not by uvicorn.
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=False)
+    die_with_parent()
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it died before the line above
+        raise SystemExit("the serve process that started this worker is gone")
+    return create_app()
 
 
 @app.command()
@@ -58,7 +117,8 @@ def chat(
 
     async def _run() -> str:
         # One message from a terminal: no burst can follow, so it is answered at once.
-        service = build_service(get_settings().model_copy(update={"burst_window_seconds": 0}))
+        settings = beside_running_server(get_settings())
+        service = build_service(settings.model_copy(update={"burst_window_seconds": 0}))
         await service.start()
         try:
             now = datetime.now(UTC)
@@ -102,7 +162,7 @@ def demo_generate(
     from agent_service.workspaces.config import load_workspace_config
 
     async def _run() -> dict[str, int]:
-        service = build_service(get_settings())
+        service = build_service(beside_running_server(get_settings()))
         await service.start()
         try:
             async with service.deps.sessions() as session:

@@ -304,6 +304,12 @@ class Settings(BaseSettings):
     canary_secret: str | None = Field(
         default=None, description="Derives each workspace's prompt canary; random when unset."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Worker processes of `agent-service serve` (`--workers`); on an embedded "
+        "index, more than one also starts one Chroma server for them.",
+    )
     log_json: bool = Field(default=True, description="One JSON object per log line.")
     log_level: str = Field(default="INFO", description="Log level.")
     # Follow-ups when a lead goes quiet, then the cold-lead mark.

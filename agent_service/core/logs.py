@@ -42,6 +42,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": redact(record.getMessage()),
+            # Which process wrote it: with `serve --workers N` the lines of N processes mix.
+            "pid": record.process,
         }
         rid = getattr(record, "request_id", None) or request_id.get()
         if rid:
