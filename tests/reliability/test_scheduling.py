@@ -145,17 +145,15 @@ def test_a_flood_from_one_contact_is_limited_and_its_neighbours_are_not(data_dir
         ]
         mixed = [item for pair in zip(flood[:10], others, strict=True) for item in pair]
         responses = post_all(server.url, mixed + flood[10:])
-        stored = server.count(
-            "select count(*) from messages m join contacts c on c.id = m.contact_id "
-            "where c.external_id = 'flooder' and m.direction = 'in'"
-        )
+        history = http.get(f"{server.url}/v1/contacts/flooder/messages", headers=ADMIN)
+        stored = [m for m in history.json() if m["direction"] == "in"]
     by_contact: dict[str, list[httpx.Response]] = {}
     for (body, _), response in zip(mixed + flood[10:], responses, strict=True):
         by_contact.setdefault(body["contact"]["id"], []).append(response)
     flooded = by_contact.pop("flooder")
     assert sorted(r.status_code for r in flooded) == [202] * 5 + [429] * 25
     assert all(int(r.headers["Retry-After"]) >= 1 for r in flooded if r.status_code == 429)
-    assert stored == 5  # a refused message is not stored
+    assert len(stored) == 5  # a refused message is not stored
     # Stored in the same batches as the flood, every neighbour was accepted.
     assert [r.status_code for rs in by_contact.values() for r in rs] == [202] * 10
 
