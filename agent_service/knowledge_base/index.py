@@ -95,7 +95,6 @@ class KnowledgeIndex:
         self._opened: Any = None
         self._open_lock = threading.Lock()
         self._embeddings = embeddings
-        self._dim: int | None = None
         self._stores: dict[str, Chroma] = {}
         self._lock = threading.Lock()
         # Calls share the client; a refresh waits for them and holds new ones back meanwhile.
@@ -215,7 +214,7 @@ class KnowledgeIndex:
         ids = [e.id for e in entries]
         vectors = [_stored_vector(e) for e in entries]
         if any(v is not None for v in vectors):
-            dim = self._dimension()
+            dim = self._embeddings.dimension()
             vectors = [v if v is not None and len(v) == dim else None for v in vectors]
         missing = [i for i, v in enumerate(vectors) if v is None]
         if missing:
@@ -229,12 +228,6 @@ class KnowledgeIndex:
                 documents=texts,
                 metadatas=metadatas,  # type: ignore[arg-type]
             )
-
-    def _dimension(self) -> int:
-        """The embedding model's dimension (one embedding, the first time)."""
-        if self._dim is None:
-            self._dim = len(self._embeddings.embed_documents(["dimension"])[0])
-        return self._dim
 
     def copy_entries(self, source: str, target: str, id_map: dict[str, str]) -> None:
         """Copy entries with their stored vectors into another workspace (no re-embedding)."""
