@@ -215,8 +215,8 @@ class KnowledgeBase:
         self.index = index
         self.encoder = encoder
         self.fusion, self.rrf_k = fusion, rrf_k
-        self.signals = tuple(signals)
         self.snapshots = KnowledgeSnapshots()
+        self.signals = tuple(signals)
         self._snapshot_lock = asyncio.Lock()  # one rebuild at a time; the others then reuse it
         # How long a search waits for the index, and the circuit that stops asking it while
         # it keeps failing (then searches rank from the database at once).
@@ -236,6 +236,9 @@ class KnowledgeBase:
         if not self.encoder.has_sparse:  # e.g. OpenAI embeddings: fuse what there is
             value = tuple(s for s in value if s not in SPARSE_SIGNALS) or ("dense",)
         self._signals = value
+        # A snapshot holds the representations the signals read when it was taken: a signal
+        # that reads another one takes the snapshots again (and computes what entries lack).
+        self.snapshots = KnowledgeSnapshots()
 
     @property
     def _fused(self) -> bool:

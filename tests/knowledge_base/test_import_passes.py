@@ -68,6 +68,12 @@ def _stored(client: TestClient, ids: list[str]) -> dict[str, Any]:
     return {i: unpack(entries[i].vectors) for i in ids}
 
 
+def _search(client: TestClient, query: str) -> str:
+    response = client.post("/v1/knowledge/search", json={"query": query, "k": 1}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return str(response.json()["results"][0]["id"])
+
+
 def test_an_import_runs_each_pass_the_signals_read_once_and_none_for_what_did_not_change(
     make_client: ClientFactory,
 ) -> None:
@@ -103,15 +109,12 @@ def test_an_import_runs_each_pass_the_signals_read_once_and_none_for_what_did_no
         # New tags, same text: the index is written again from the stored vectors.
         assert counting.passages == [] and counting.sparse_texts == []
 
-        # A signal configured later gets its representation at the next search, only it.
+        # A signal configured later gets its representation at the next search, only it
+        # (even when a snapshot taken for the other signals is already there).
+        assert _search(client, "how much is a peel in Hanoi") == ids[1]
+        counting.reset()
         knowledge.signals = ("dense", "sparse", "sparse_question")
-        response = client.post(
-            "/v1/knowledge/search",
-            json={"query": "how much is a peel in Hanoi", "k": 1},
-            headers=ADMIN,
-        )
-        assert response.status_code == 200, response.text
-        assert response.json()["results"][0]["id"] == ids[1]
+        assert _search(client, "how much is a peel in Hanoi") == ids[1]
         assert set(questions) <= set(counting.sparse_texts)
         assert not set(texts) & set(counting.sparse_texts + counting.passages)
         assert all(v.sparse_question is not None for v in _stored(client, ids).values())
