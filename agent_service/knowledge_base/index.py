@@ -36,6 +36,7 @@ from langchain_chroma import Chroma
 
 from agent_service.core.config import Settings
 from agent_service.knowledge_base.embeddings import QueryEmbeddings
+from agent_service.knowledge_base.representations import unpack
 from agent_service.schemas.retrieval import RetrievalStatus
 
 T = TypeVar("T")
@@ -196,6 +197,8 @@ class KnowledgeIndex:
         }
 
     def upsert(self, workspace_id: str, entries: list[IndexedEntry]) -> None:
+        """Write entries with their dense vectors: the one stored with the entry when it has
+        one of this model's dimension (representations.py), else computed now."""
         if not entries:
             return
         texts = [f"{e.question}\n{e.answer}" for e in entries]
@@ -209,11 +212,19 @@ class KnowledgeIndex:
             for e in entries
         ]
         ids = [e.id for e in entries]
-        vectors = self._embeddings.embed_documents(texts)
+        vectors = [_stored_vector(e) for e in entries]
+        if any(v is not None for v in vectors):
+            dim = self._embeddings.dimension()
+            vectors = [v if v is not None and len(v) == dim else None for v in vectors]
+        missing = [i for i, v in enumerate(vectors) if v is None]
+        if missing:
+            fresh = self._embeddings.embed_documents([texts[i] for i in missing])
+            for i, vector in zip(missing, fresh, strict=True):
+                vectors[i] = vector
         with self._calls.shared():
             self._store(workspace_id)._collection.upsert(
                 ids=ids,
-                embeddings=vectors,  # type: ignore[arg-type]
+                embeddings=vectors,
                 documents=texts,
                 metadatas=metadatas,  # type: ignore[arg-type]
             )
@@ -320,6 +331,11 @@ class _SharedOrExclusive:
             with self._changed:
                 self._exclusive = False
                 self._changed.notify_all()
+
+
+def _stored_vector(entry: IndexedEntry) -> Any:
+    vectors = unpack(entry.vectors)
+    return None if vectors is None or vectors.dense_text is None else vectors.dense_text.tolist()
 
 
 def stamp(entry: IndexedEntry) -> tuple[str, str, str, int]:

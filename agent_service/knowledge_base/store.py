@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import typing
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy import String, Table, bindparam, cast, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,10 +41,12 @@ from agent_service.knowledge_base.index import (
     stamp,
 )
 from agent_service.knowledge_base.representations import (
+    DENSE_TEXT,
     SPARSE_CHARS,
     EntryVectors,
     RepresentationEncoder,
     compute,
+    parts_for,
     unpack,
 )
 from agent_service.knowledge_base.snapshot import (
@@ -63,6 +66,7 @@ from agent_service.schemas.retrieval import (
 
 log = logging.getLogger("agent_service.knowledge")
 T = TypeVar("T")
+_ENTRIES = typing.cast(Table, KnowledgeEntry.__table__)
 
 # Runs inside the change's transaction (the audit record), before the commit.
 BeforeCommit = Callable[[AsyncSession, list[KnowledgeEntry]], Awaitable[None]]
@@ -211,8 +215,8 @@ class KnowledgeBase:
         self.index = index
         self.encoder = encoder
         self.fusion, self.rrf_k = fusion, rrf_k
-        self.signals = tuple(signals)
         self.snapshots = KnowledgeSnapshots()
+        self.signals = tuple(signals)
         self._snapshot_lock = asyncio.Lock()  # one rebuild at a time; the others then reuse it
         # How long a search waits for the index, and the circuit that stops asking it while
         # it keeps failing (then searches rank from the database at once).
@@ -232,6 +236,9 @@ class KnowledgeBase:
         if not self.encoder.has_sparse:  # e.g. OpenAI embeddings: fuse what there is
             value = tuple(s for s in value if s not in SPARSE_SIGNALS) or ("dense",)
         self._signals = value
+        # A snapshot holds the representations the signals read when it was taken: a signal
+        # that reads another one takes the snapshots again (and computes what entries lack).
+        self.snapshots = KnowledgeSnapshots()
 
     @property
     def _fused(self) -> bool:
@@ -344,8 +351,24 @@ class KnowledgeBase:
             async with self._sessions() as session, session.begin():
                 await _mark_index_behind(session, workspace_id)
 
-    async def _representations(self, items: Sequence[tuple[str, str]]) -> list[bytes]:
-        vectors = await asyncio.to_thread(compute, self.encoder, items)
+    @property
+    def _parts(self) -> frozenset[str]:
+        """The representations a new entry gets: what the configured signals read."""
+        return parts_for(self.signals, self.encoder.has_sparse)
+
+    def _searchable(self, vectors: EntryVectors | None) -> bool:
+        """Whether stored representations hold every one a search with the configured signals
+        reads (the index's own vector aside: the index holds it)."""
+        return vectors is not None and all(vectors.has(p) for p in self._parts - {DENSE_TEXT})
+
+    async def _representations(
+        self,
+        items: Sequence[tuple[str, str]],
+        known: Sequence[EntryVectors | None] | None = None,
+    ) -> list[bytes]:
+        """The packed representations of (question, answer) pairs: what ``known`` (stored for
+        each pair) lacks of the configured parts, computed (the model: in a thread)."""
+        vectors = await asyncio.to_thread(compute, self.encoder, items, self._parts, known)
         return [v.pack() for v in vectors]
 
     async def add_many(
@@ -616,46 +639,65 @@ class KnowledgeBase:
     async def reindex(
         self, workspace_id: str, batch: int = 256, progress: Callable[[int], None] | None = None
     ) -> int:
-        """Rebuild the workspace's vector index, and the entries' representations where they
-        are missing or come from another embedding model."""
+        """Rebuild the workspace's vector index with vectors computed anew (after a change of
+        embedding model, say), and the entries' representations where they are missing or
+        come from another embedding model; the index's vector is kept with the entry."""
         rows = await self.all_entries(workspace_id)
         await self._ask_index_or_refuse(self.index.clear, workspace_id)
         self.snapshots.forget(workspace_id)
         dim = len((await asyncio.to_thread(self.encoder.embed_passages, ["dimension"]))[0])
         for start in range(0, len(rows), batch):
             chunk = [_indexed(r) for r in rows[start : start + batch]]
+            stored = [unpack(e.vectors) for e in chunk]
+            known = [
+                replace(v, dense_text=None) if self._current(v, dim) and v is not None else None
+                for v in stored
+            ]
+            packed = await self._representations([(e.question, e.answer) for e in chunk], known)
+            chunk = [replace(e, vectors=b) for e, b in zip(chunk, packed, strict=True)]
             await self._ask_index_or_refuse(self.index.upsert, workspace_id, chunk)
-            stale = [e for e in chunk if not self._current(unpack(e.vectors), dim)]
-            if stale:
-                packed = await self._representations([(e.question, e.answer) for e in stale])
-                await self._store_vectors(workspace_id, stale, packed)
+            await self._store_vectors(workspace_id, chunk, packed)
             if progress is not None:
                 progress(len(chunk))
         return len(rows)
 
     def _current(self, vectors: EntryVectors | None, dim: int) -> bool:
         """Whether stored representations are what this embedding model would compute."""
-        if vectors is None or len(vectors.dense_question) != dim:
-            return False
-        return not self.encoder.has_sparse or vectors.sparse_question is not None
+        return (
+            vectors is not None and len(vectors.dense_question) == dim and self._searchable(vectors)
+        )
 
     async def _store_vectors(
         self, workspace_id: str, entries: Sequence[IndexedEntry], blobs: Sequence[bytes]
     ) -> None:
         """Keep the representations computed from ``entries``' texts, unless an entry was
-        reworded meanwhile (its own change stored the new ones)."""
+        reworded meanwhile (its own change stored the new ones); one statement for them all."""
+        if not entries:
+            return
+        table = _ENTRIES
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("entry_id"),
+                table.c.workspace_id == workspace_id,
+                table.c.question == bindparam("entry_question"),
+                table.c.answer == bindparam("entry_answer"),
+            )
+            .values(vectors=bindparam("entry_vectors"))
+        )
         async with self._sessions() as session:
-            for entry, blob in zip(entries, blobs, strict=True):
-                await session.execute(
-                    update(KnowledgeEntry)
-                    .where(
-                        KnowledgeEntry.id == entry.id,
-                        KnowledgeEntry.workspace_id == workspace_id,
-                        KnowledgeEntry.question == entry.question,
-                        KnowledgeEntry.answer == entry.answer,
-                    )
-                    .values(vectors=blob)
-                )
+            await session.execute(
+                statement,
+                [
+                    {
+                        "entry_id": e.id,
+                        "entry_question": e.question,
+                        "entry_answer": e.answer,
+                        "entry_vectors": blob,
+                    }
+                    for e, blob in zip(entries, blobs, strict=True)
+                ],
+            )
             await session.commit()
 
     async def _ask_index_or_refuse(self, fn: Callable[..., T], *args: Any) -> T:
@@ -882,17 +924,17 @@ class KnowledgeBase:
     async def _entry_vectors(
         self, workspace_id: str, entries: list[IndexedEntry]
     ) -> dict[str, EntryVectors]:
-        """The entries' stored representations; those stored before there were any are
-        computed now and kept (after a change of embedding model, `kb reindex` renews all)."""
-        vectors = {e.id: v for e in entries if (v := unpack(e.vectors)) is not None}
-        wanted_sparse = self.encoder.has_sparse
-        stale = [
-            e
-            for e in entries
-            if e.id not in vectors or (wanted_sparse and vectors[e.id].sparse_question is None)
-        ]  # (a changed model's dimension is found by `reindex`, which renews those)
+        """The entries' stored representations; what a configured signal reads and an entry
+        lacks (stored before there were any, or before that signal was configured) is computed
+        now and kept (after a change of embedding model, `kb reindex` renews all)."""
+        stored = {e.id: unpack(e.vectors) for e in entries}
+        vectors = {i: v for i, v in stored.items() if v is not None}
+        stale = [e for e in entries if not self._searchable(stored[e.id])]
+        # (a changed model's dimension is found by `reindex`, which renews those)
         if stale:
-            packed = await self._representations([(e.question, e.answer) for e in stale])
+            packed = await self._representations(
+                [(e.question, e.answer) for e in stale], [stored[e.id] for e in stale]
+            )
             await self._store_vectors(workspace_id, stale, packed)
             computed = zip(stale, packed, strict=True)
             vectors.update({e.id: v for e, b in computed if (v := unpack(b)) is not None})
