@@ -39,7 +39,9 @@ def import_(
     ),
     language: str | None = typer.Option(None, help="Language of a document (md, txt, pdf)."),
     tag: list[str] = typer.Option([], help="Tag for every imported entry (repeatable)."),
-    batch: int = typer.Option(256, min=1, help="Entries stored and indexed per transaction."),
+    batch: int = typer.Option(
+        64, min=1, help="Entries stored and indexed per transaction (the bar moves per batch)."
+    ),
 ) -> None:
     """Import FAQ rows or a document, with a progress bar; bad rows are listed, good rows land.
 
