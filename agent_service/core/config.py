@@ -231,7 +231,10 @@ class Settings(BaseSettings):
     )
     callback_concurrency: int = Field(default=64, ge=1, description="Callbacks sent at once.")
     max_concurrent_turns: int = Field(
-        default=200, ge=1, description="Turns in flight at once; more wait (stored) for a slot."
+        default=200,
+        ge=1,
+        description="Turns in flight at once; more wait (stored) for a slot, handed out fairly "
+        "between workspaces.",
     )
     unanswered_sweep_seconds: float = Field(
         default=1.0,
