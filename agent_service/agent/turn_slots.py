@@ -31,10 +31,6 @@ class FairSlots:
         self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
         self._in_flight: dict[str, int] = {}
 
-    @property
-    def in_use(self) -> int:
-        return self.size - self._free
-
     def waiting(self, workspace_id: str | None = None) -> int:
         """Turns waiting for a slot (of one workspace, or all)."""
         queues = (

@@ -45,7 +45,6 @@ class Intake:
     max_batch: int = 500
     _queue: list[tuple[inbox.Arrival, asyncio.Future[inbox.Received]]] = field(default_factory=list)
     _flushing: asyncio.Task[None] | None = None
-    batches: int = 0  # flushes done (for tests and the operators' log)
     # Per contact with new messages stored here: how many, and the newest ``sent_at``. A
     # worker waiting out a burst window reads it instead of counting in the database
     # (agent/turn.py): a spike's thousand workers wait without a query each.
@@ -114,7 +113,6 @@ class Intake:
             for item in batch:
                 await self._store([item])
             return
-        self.batches += 1
         if self.track_arrivals:
             for arrival, outcome in zip(arrivals, outcomes, strict=True):
                 if isinstance(outcome, inbox.Received) and not outcome.duplicate:
