@@ -45,6 +45,7 @@ class Service:
     engine: AsyncEngine
     deps: AgentDeps
     front_engine: AsyncEngine | None = None
+    # Keys generated for the demo workspace at this start, by role: the server prints them.
     printed_keys: dict[str, str] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -93,8 +94,6 @@ class Service:
                     plain = await ensure_key(session, DEMO_WORKSPACE_ID, role, key, now)
                     if plain is not None:
                         self.printed_keys[role] = plain
-        for role, plain in self.printed_keys.items():
-            print(f"demo workspace {DEMO_WORKSPACE_ID}: {role} key {plain}", flush=True)
 
 
 async def _has_key(session: object, role: str) -> bool:

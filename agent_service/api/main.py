@@ -48,6 +48,7 @@ from agent_service.knowledge_base.store import IndexUnavailable
 from agent_service.service import Service, build_service
 from agent_service.workers.background import DeliveryWorkers
 from agent_service.workers.follow_ups import start_follow_up_loop, stop_follow_up_loop
+from agent_service.workspaces.setup import DEMO_WORKSPACE_ID
 
 DESCRIPTION = """
 The brain behind a lead-qualification inbox. The messaging layer posts each customer message to
@@ -64,6 +65,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
+        # Keys generated for the demo workspace are shown once, by the server that serves
+        # them: an eval run or a CLI command starting the service prints none.
+        for role, plain in svc.printed_keys.items():
+            print(f"demo workspace {DEMO_WORKSPACE_ID}: {role} key {plain}", flush=True)
         app.state.service = svc
         app.state.agent_deps = svc.deps
         workers = DeliveryWorkers(svc.deps)  # Start-up recovery, callback dispatcher

@@ -20,7 +20,8 @@ from functools import lru_cache
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
-SUPPORTED = {"en": "English", "vi": "Vietnamese", "th": "Thai", "ms": "Malay"}
+from agent_service.core.language_codes import SUPPORTED
+
 _CODES = {
     Language.ENGLISH: "en",
     Language.VIETNAMESE: "vi",

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from agent_service.core.errors import Invalid
+from agent_service.core.language_codes import LanguageCode, supported_language
 from agent_service.knowledge_base.store import EntryData, KnowledgeBase
 
 ImportFormat = Literal["faq-json", "faq-csv", "markdown", "text", "pdf"]
@@ -30,7 +31,7 @@ class FaqRow(BaseModel):
 
     question: str = Field(min_length=1, max_length=2000)
     answer: str = Field(min_length=1, max_length=8000)
-    language: str = Field(min_length=2, max_length=10)
+    language: LanguageCode
     tags: list[str] = Field(default_factory=list)
     valid_until: date | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
@@ -56,7 +57,7 @@ class FaqRow(BaseModel):
             return value.strip() or None  # an empty CSV cell: no id
         return value
 
-    @field_validator("question", "answer", "language", mode="after")
+    @field_validator("question", "answer", mode="after")
     @classmethod
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
@@ -277,6 +278,10 @@ def parse_file(
         return parse_faq_csv(text)
     if not language:
         raise ImportFormatError("documents need a language: pass ?language=vi (or en, th, ms)")
+    try:
+        language = supported_language(language)
+    except ValueError as exc:  # the CLI's --language reaches here unchecked
+        raise ImportFormatError(str(exc)) from exc
     return split_document(
         text, language, tags, title, max_chars, markdown=fmt == "markdown", valid_until=valid_until
     )

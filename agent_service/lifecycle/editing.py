@@ -53,12 +53,18 @@ async def contact_counts(session: AsyncSession, workspace_id: str) -> dict[str, 
 async def get_stage(
     session: AsyncSession, workspace_id: str, stage_id: str
 ) -> models.LifecycleStage:
-    row = await session.scalar(
-        select(models.LifecycleStage).filter_by(workspace_id=workspace_id, id=stage_id)
+    """The stage whose id, or else whose name (``Hot Lead``), is ``stage_id``."""
+    for column in (models.LifecycleStage.id, models.LifecycleStage.name):
+        row = await session.scalar(
+            select(models.LifecycleStage).where(
+                models.LifecycleStage.workspace_id == workspace_id, column == stage_id
+            )
+        )
+        if row is not None:
+            return row
+    raise StageNotFound(
+        f"stage '{stage_id}' (neither a stage id nor a stage name: see GET /v1/stages)"
     )
-    if row is None:
-        raise StageNotFound(f"stage '{stage_id}'")
-    return row
 
 
 async def _check_name_free(

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent_service.core.language_codes import CHOICES, LanguageCode
 from agent_service.schemas.base import Patch
 
 ENTRY_EXAMPLE: dict[str, Any] = {
@@ -17,6 +18,8 @@ ENTRY_EXAMPLE: dict[str, Any] = {
     "valid_until": None,
 }
 
+
+LANGUAGE = f"One of {CHOICES}; a tag such as vi-VN is stored as vi."
 
 EXTERNAL_ID = (
     "The entry's id in the system it comes from (unique in the workspace); an import row with "
@@ -31,7 +34,7 @@ class EntryCreate(BaseModel):
 
     question: str = Field(min_length=1, max_length=2000)
     answer: str = Field(min_length=1, max_length=8000)
-    language: str = Field(min_length=2, max_length=10)
+    language: LanguageCode = Field(description=LANGUAGE)
     tags: list[str] = Field(default_factory=list, max_length=50)
     valid_until: date | None = Field(default=None, description="Last day it may be retrieved.")
     external_id: str | None = Field(
@@ -50,7 +53,7 @@ class EntryUpdate(Patch):
 
     question: str | None = Field(default=None, min_length=1, max_length=2000)
     answer: str | None = Field(default=None, min_length=1, max_length=8000)
-    language: str | None = Field(default=None, min_length=2, max_length=10)
+    language: LanguageCode | None = Field(default=None, description=LANGUAGE)
     tags: list[str] | None = Field(default=None, max_length=50)
     valid_until: date | None = None
     external_id: str | None = Field(

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from agent_service.core.language_codes import LanguageCode
+
 Role = Literal["channel", "admin", "qa"]
 
 
@@ -16,7 +18,7 @@ class WorkspaceCreate(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Saigon Smile Dental"}]})
 
     name: str = Field(min_length=1, max_length=200)
-    default_language: str = Field(default="en", min_length=2, max_length=10)
+    default_language: LanguageCode = "en"
     business_description: str = Field(default="", max_length=2000)
 
 

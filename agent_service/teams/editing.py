@@ -31,10 +31,15 @@ async def teams(session: AsyncSession, workspace_id: str) -> list[models.Team]:
     return list(rows.all())
 
 
-async def get_team(session: AsyncSession, workspace_id: str, team_id: str) -> models.Team | None:
-    return await session.scalar(
-        select(models.Team).filter_by(workspace_id=workspace_id, id=team_id)
-    )
+async def get_team(session: AsyncSession, workspace_id: str, ref: str) -> models.Team | None:
+    """The team whose id, or else whose key (``sales``), is ``ref``: people write the key."""
+    for column in (models.Team.id, models.Team.key):
+        row = await session.scalar(
+            select(models.Team).where(models.Team.workspace_id == workspace_id, column == ref)
+        )
+        if row is not None:
+            return row
+    return None
 
 
 async def _check(

@@ -94,3 +94,21 @@ def test_cli_runs_against_an_openai_compatible_model_and_gates_on_the_baseline(
     )
     assert compared.exit_code == 1
     assert "price/price: passed -> failed" in compared.output
+
+
+def test_an_eval_run_on_a_fresh_copy_prints_no_api_keys(
+    tmp_path: Path, write_suite: SuiteWriter
+) -> None:
+    """The throwaway workspace's generated keys are nobody's business: only `serve` shows them."""
+    suite = write_suite(
+        [{"id": "hello", "steps": [{"say": "hello"}], "expect": {"replies": {"silent": False}}}],
+        name="hello",
+    )
+    result = runner.invoke(
+        app,
+        ["eval", "run", str(suite), "--data-dir", str(tmp_path / "fresh"), "--no-progress",
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    assert (tmp_path / "out" / "report.json").exists(), result.output
+    assert "demo workspace" not in result.output and "ask_" not in result.output

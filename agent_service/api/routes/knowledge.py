@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep
 from agent_service.api.errors import documented, not_found
+from agent_service.core.language_codes import LanguageCode
 from agent_service.db.models import KnowledgeEntry
 from agent_service.knowledge_base.retrieval import retrieve
 from agent_service.knowledge_base.store import (
@@ -88,7 +89,7 @@ async def list_entries(
     deps: AgentDepsDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    language: Annotated[str | None, Query(max_length=10, examples=["vi"])] = None,
+    language: Annotated[LanguageCode | None, Query(examples=["vi"])] = None,
     tag: Annotated[str | None, Query(max_length=100, examples=["price"])] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="Text in question or answer.")

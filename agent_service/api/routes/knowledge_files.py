@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from agent_service.api.deps import AdminKey, AdminOrQaKey, AgentDepsDep, UnitOfWork, UnitOfWorkDep
 from agent_service.api.errors import documented, invalid
+from agent_service.core.language_codes import LanguageCode
 from agent_service.knowledge_base import exporting, importing
 from agent_service.schemas.knowledge import (
     ImportReportPublic,
@@ -106,7 +107,7 @@ async def import_file(
     principal: AdminKey,
     deps: AgentDepsDep,
     uow: UnitOfWorkDep,
-    language: Annotated[str | None, Query(min_length=2, max_length=10)] = None,
+    language: Annotated[LanguageCode | None, Query(examples=["vi"])] = None,
     tags: Annotated[list[str] | None, Query()] = None,
     title: Annotated[str, Query(max_length=200)] = "",
 ) -> ImportReportPublic:

@@ -125,7 +125,7 @@ async def delete_stage(
         principal,
         action="stage.delete",
         target_type="stage",
-        target_id=stage_id,
+        target_id=row.id,
         before=editing.snapshot(row),
         after={"moved_contacts": moved, "move_to": move_to},
     )

@@ -51,7 +51,7 @@ def _public(row: models.Team, clock: Clock, default_key: str | None) -> TeamPubl
 async def _team(session: SessionDep, principal: Principal, team_id: str) -> models.Team:
     row = await editing.get_team(session, principal.workspace_id, team_id)
     if row is None:
-        raise not_found(f"team '{team_id}'")
+        raise not_found(f"team '{team_id}' (neither a team id nor a team key: see GET /v1/teams)")
     return row
 
 
@@ -143,7 +143,7 @@ async def delete_team(
         principal,
         action="team.delete",
         target_type="team",
-        target_id=team_id,
+        target_id=row.id,
         before=before,
         after=None,
     )

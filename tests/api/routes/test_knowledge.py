@@ -220,3 +220,36 @@ def test_imports_accept_bodies_larger_than_other_requests(client: TestClient) ->
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["created"] == 1 and [e["row"] for e in report["errors"]] == list(range(2, 10))
+
+
+def test_languages_are_checked_against_the_supported_ones(client: TestClient) -> None:
+    """A typo such as `klingon` or `vn` is refused with the codes to use, on every way in;
+    a region tag is stored as its language."""
+    for language in ("klingon", "vn", "fr", ""):
+        refused = client.post(
+            "/v1/knowledge/entries", json={**ENTRY, "language": language}, headers=ADMIN
+        )
+        assert refused.status_code == 422, refused.text
+        assert "en (English), vi (Vietnamese), th (Thai), ms (Malay)" in refused.text
+    created = client.post(
+        "/v1/knowledge/entries", json={**ENTRY, "language": "en-MY"}, headers=ADMIN
+    )
+    assert created.status_code == 201, created.text
+    entry = created.json()
+    assert entry["language"] == "en"
+    updated = client.put(
+        f"/v1/knowledge/entries/{entry['id']}", json={"language": "klingon"}, headers=ADMIN
+    )
+    assert updated.status_code == 422 and "not supported" in updated.text
+    listed = client.get("/v1/knowledge/entries", params={"language": "klingon"}, headers=ADMIN)
+    assert listed.status_code == 422 and "not supported" in listed.text
+    rows = [{**ENTRY, "question": "Q1?"}, {**ENTRY, "question": "Q2?", "language": "klingon"}]
+    report = client.post("/v1/knowledge/import", json={"entries": rows}, headers=ADMIN)
+    assert report.status_code == 200, report.text
+    assert report.json()["created"] == 1
+    assert [e["row"] for e in report.json()["errors"]] == [2]
+    assert "not supported" in report.json()["errors"][0]["error"]
+    document = client.post(
+        "/v1/knowledge/import/markdown?language=klingon", content=b"# Parking\nFree.", headers=ADMIN
+    )
+    assert document.status_code == 422 and "not supported" in document.text

@@ -135,3 +135,13 @@ def test_renaming_the_qualified_stage_updates_the_rule(client: TestClient) -> No
     assert rule["qualified_stage"] == "Ready"
     body = send(client, "I'd like a facial in KL tomorrow", contact="rq-1", locale="en")
     assert body["contact"]["lifecycle_stage"] == "Ready"
+
+
+def test_a_stage_is_found_by_its_name_as_well_as_its_id(client: TestClient) -> None:
+    """`PATCH /v1/stages/Hot%20Lead` works like the `stg_...` id; a wrong one names the fix."""
+    hot = _stages(client)["Hot Lead"]
+    patched = client.patch("/v1/stages/Hot Lead", json={"requires_approval": True}, headers=ADMIN)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["id"] == hot["id"] and patched.json()["requires_approval"] is True
+    missing = client.patch("/v1/stages/Warm Lead", json={"name": "x"}, headers=ADMIN)
+    assert missing.status_code == 404 and "GET /v1/stages" in missing.json()["detail"]

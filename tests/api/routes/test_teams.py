@@ -61,6 +61,19 @@ def test_availability_signal_from_the_channel(client: TestClient) -> None:
     assert client.post(url, json={"online_agents": -1}, headers=CHANNEL).status_code == 422
 
 
+def test_a_team_is_found_by_its_key_as_well_as_its_id(client: TestClient) -> None:
+    """The docs' `$TEAM` is what people type: `sales` works like the `team_...` id."""
+    sales = _team(client, "sales")
+    by_key = client.post("/v1/teams/sales/availability", json={"online_agents": 2}, headers=CHANNEL)
+    assert by_key.status_code == 200, by_key.text
+    assert by_key.json()["id"] == sales["id"] and by_key.json()["online_agents"] == 2
+    assert client.get("/v1/teams/sales", headers=ADMIN).json()["id"] == sales["id"]
+    patched = client.patch("/v1/teams/sales", json={"name": "Sales desk"}, headers=ADMIN)
+    assert patched.status_code == 200 and patched.json()["name"] == "Sales desk"
+    missing = client.get("/v1/teams/salez", headers=ADMIN)
+    assert missing.status_code == 404 and "GET /v1/teams" in missing.json()["detail"]
+
+
 def test_handoff_to_a_closed_team_collects_contact_details_truthfully(
     make_client: ClientFactory,
 ) -> None:

@@ -28,6 +28,15 @@ def test_bootstrap_key_creates_workspace_with_defaults_and_first_admin_key(
     assert {p["name"] for p in prompts} == {"system", "phrases"}
 
 
+def test_a_workspace_language_must_be_one_the_service_answers_in(client: TestClient) -> None:
+    body = {"name": "Klingon Spa", "default_language": "klingon"}
+    refused = client.post("/v1/workspaces", json=body, headers=BOOTSTRAP)
+    assert refused.status_code == 422 and "default_language" in refused.text
+    assert "use one of en (English), vi (Vietnamese)" in refused.text
+    body["default_language"] = "th-TH"
+    assert client.post("/v1/workspaces", json=body, headers=BOOTSTRAP).status_code == 201
+
+
 def test_key_is_shown_once_and_works_for_its_role_until_revoked(client: TestClient) -> None:
     ws = client.post("/v1/workspaces", json={"name": "Shop"}, headers=BOOTSTRAP).json()
     admin = _bearer(ws["admin_key"]["key"])
