@@ -26,5 +26,12 @@ CONVERSATION_CAP: Final = "conversation-cap"
 CALLBACK_CONTACT: Final = "callback-contact"
 TURN_FAILED: Final = "turn-failed"
 
+# Which prompts each brain reads: the planner writes only the `phrases` (its templated replies),
+# the model is instructed by `system` and falls back to `phrases` for fixed wordings.
+PROMPTS_READ: Final[dict[str, tuple[str, ...]]] = {
+    LLM: ("system", "phrases"),
+    OFFLINE_PLANNER: ("phrases",),
+}
+
 # The model name recorded when no model wrote the reply (the planner's own name).
 OFFLINE_MODEL_NAME: Final = OFFLINE_PLANNER

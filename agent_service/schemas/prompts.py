@@ -111,4 +111,16 @@ class PreviewTurn(BaseModel):
 
 class PreviewResponse(BaseModel):
     prompt_version: str = Field(description="Drafts show as version 0, e.g. system@0.")
+    brain: Literal["llm", "offline-planner"] = Field(
+        description="Who answers this workspace's turns now: the configured model, or the "
+        "offline planner when no model is configured."
+    )
+    prompts_read: list[str] = Field(
+        description="The prompts that brain reads; a draft of any other prompt cannot change "
+        "these turns."
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What the preview cannot show, e.g. a `system` draft with no model configured.",
+    )
     turns: list[PreviewTurn]

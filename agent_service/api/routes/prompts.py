@@ -20,6 +20,7 @@ from agent_service.api.errors import documented
 from agent_service.db import models
 from agent_service.prompts import versions as prompt_versions
 from agent_service.prompts.templates import PROMPT_FILES, validate
+from agent_service.schemas.brains import LLM, OFFLINE_PLANNER, PROMPTS_READ
 from agent_service.schemas.prompts import (
     PreviewRequest,
     PreviewResponse,
@@ -201,7 +202,26 @@ async def preview(
         locale=body.locale,
         contact_id=body.contact_id,
     )
-    return PreviewResponse(prompt_version=label, turns=[PreviewTurn(**t) for t in turns])
+    brain = LLM if deps.chat_model is not None else OFFLINE_PLANNER
+    read = PROMPTS_READ[brain]
+    unread = sorted(set(overrides) - set(read))
+    notes = [
+        f"the {brain} brain answers this workspace and does not read the '{name}' prompt: "
+        f"this draft changes nothing here"
+        + (
+            " until a model is configured (AGENT_SERVICE_LLM_MODEL)"
+            if brain == OFFLINE_PLANNER
+            else ""
+        )
+        for name in unread
+    ]
+    return PreviewResponse(
+        prompt_version=label,
+        brain=brain,
+        prompts_read=list(read),
+        notes=notes,
+        turns=[PreviewTurn(**t) for t in turns],
+    )
 
 
 def _audit(

@@ -126,6 +126,8 @@ def test_preview_runs_a_conversation_on_a_draft_and_stores_nothing(
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["prompt_version"] == "phrases@1+system@0"
+        assert body["brain"] == "llm" and body["prompts_read"] == ["system", "phrases"]
+        assert body["notes"] == []
         first = body["turns"][0]
         assert first["reply"].startswith("Facial is 600,000 VND.")
         assert first["retrieved"] and "600,000 VND" in " ".join(
@@ -139,6 +141,23 @@ def test_preview_runs_a_conversation_on_a_draft_and_stores_nothing(
         assert client.get("/v1/contacts/preview", headers=CHANNEL).status_code == 404
         assert [v["version"] for v in _versions(client, "system")] == [1]
     model.assert_all_used()
+
+
+def test_preview_says_the_offline_planner_does_not_read_a_system_draft(
+    client: TestClient,
+) -> None:
+    """With no model configured, a `system` draft cannot change the turns: the preview says so
+    instead of showing identical turns without a word."""
+    response = client.post(
+        "/v1/prompts/preview",
+        json={"drafts": {"system": "Be terse. {business_name} {knowledge}"}, "messages": ["hi"]},
+        headers=ADMIN,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["brain"] == "offline-planner" and body["prompts_read"] == ["phrases"]
+    assert len(body["notes"]) == 1 and "'system'" in body["notes"][0]
+    assert "AGENT_SERVICE_LLM_MODEL" in body["notes"][0]
 
 
 def test_preview_refuses_a_draft_with_unknown_variables(client: TestClient) -> None:
