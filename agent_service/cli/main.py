@@ -105,40 +105,67 @@ def settings() -> None:
 
 @app.command()
 def chat(
-    text: str,
-    contact: str = typer.Option("cli-contact", help="The contact's id."),
-    workspace: str = typer.Option("ws_demo", help="The workspace id."),
+    text: str | None = typer.Argument(
+        None, help="Send this one message and exit; without it, talk until /quit."
+    ),
+    contact: str | None = typer.Option(
+        None, help="The contact's id (default: a new one for each session)."
+    ),
+    workspace: str = typer.Option("ws_demo", help="The workspace id (local service)."),
     channel: str = typer.Option("other", help="The channel to record."),
+    url: str | None = typer.Option(
+        None, help="Talk to a running service at this URL instead of starting one."
+    ),
+    key: str | None = typer.Option(
+        None,
+        envvar="AGENT_SERVICE_CHAT_KEY",
+        help="With --url: a key with the channel role (admin or qa too, for /trace).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print each response as raw JSON."),
 ) -> None:
-    """Send one customer message through the same run_turn as the API; print the response."""
-    from agent_service.agent.turn import run_turn
-    from agent_service.schemas.messages import InboundMessage
-    from agent_service.service import build_service
+    """Talk to the agent as a customer: each line goes through the same run_turn as the API.
 
-    async def _run() -> str:
-        # One message from a terminal: no burst can follow, so it is answered at once.
-        settings = beside_running_server(get_settings())
-        service = build_service(settings.model_copy(update={"burst_window_seconds": 0}))
-        await service.start()
+    Replies print as text with the actions taken; /trace shows what the last turn retrieved and
+    decided, /stage the contact's stage, /reset starts over. The service starts once per
+    session (or --url talks to a running one)."""
+    import uuid
+
+    from agent_service.cli.chat import (
+        Backend,
+        LocalBackend,
+        RemoteBackend,
+        Session,
+        converse,
+    )
+
+    if url is not None and not key:
+        raise typer.BadParameter(
+            "--url needs --key (or AGENT_SERVICE_CHAT_KEY)", param_hint="--key"
+        )
+    speaker = contact or f"cli-{uuid.uuid4().hex[:8]}"
+
+    def out(line: str) -> None:
+        typer.echo(line)
+
+    async def _run() -> int:
+        backend: Backend
+        if url is not None:
+            backend = RemoteBackend(url, key or "", channel)
+        else:
+            local = LocalBackend(beside_running_server(get_settings()), workspace, channel)
+            await local.start()
+            backend = local
         try:
-            now = datetime.now(UTC)
-            message = InboundMessage.model_validate(
-                {
-                    "message_id": f"cli-{now.timestamp()}",
-                    "channel": channel,
-                    "contact": {"id": contact},
-                    "text": text,
-                    "sent_at": now.isoformat(),
-                }
-            )
-            response = await run_turn(service.deps, workspace, message)
-            return json.dumps(
-                response.model_dump(mode="json", by_alias=True), ensure_ascii=False, indent=2
-            )
+            session = Session(backend, speaker, out, raw=as_json)
+            if text is None:
+                await converse(session, input)
+                return 0
+            await session.handle(text)
+            return 0 if session.last else 1
         finally:
-            await service.stop()
+            await backend.close()
 
-    typer.echo(asyncio.run(_run()))
+    raise typer.Exit(asyncio.run(_run()))
 
 
 demo_app = typer.Typer(help="Demo data: synthetic history for trying the reports.")
