@@ -117,11 +117,12 @@ class RemoteBackend:
     """A running service, over its HTTP API. Messages need a key with the channel role; the
     trace needs one with admin or qa (``GET /v1/contacts/{id}/conversation``)."""
 
-    def __init__(self, url: str, key: str, channel: str) -> None:
+    def __init__(self, url: str, key: str, channel: str, trace_key: str | None = None) -> None:
         self.channel = channel
         self._http = httpx.AsyncClient(
             base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=120
         )
+        self._trace_headers = {"Authorization": f"Bearer {trace_key or key}"}
 
     async def send(self, contact: str, text: str) -> dict[str, Any]:
         response = await self._http.post("/v1/messages", json=_message(contact, text, self.channel))
@@ -131,10 +132,12 @@ class RemoteBackend:
         return body
 
     async def trace(self, turn_id: str, contact: str) -> dict[str, Any] | None:
-        response = await self._http.get(f"/v1/contacts/{contact}/conversation")
+        response = await self._http.get(
+            f"/v1/contacts/{contact}/conversation", headers=self._trace_headers
+        )
         if response.status_code in (401, 403):
             raise ChatError(
-                "the trace needs a key with the admin or qa role: start with --key ADMIN_KEY"
+                "the trace needs a key with the admin or qa role: start with --admin-key KEY"
             )
         if response.status_code != 200:
             raise ChatError(f"{response.status_code}: {_detail(response)}")

@@ -119,7 +119,12 @@ def chat(
     key: str | None = typer.Option(
         None,
         envvar="AGENT_SERVICE_CHAT_KEY",
-        help="With --url: a key with the channel role (admin or qa too, for /trace).",
+        help="With --url: a key with the channel role, which sends the messages.",
+    ),
+    admin_key: str | None = typer.Option(
+        None,
+        envvar="AGENT_SERVICE_CHAT_ADMIN_KEY",
+        help="With --url: a key with the admin or qa role, for /trace.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print each response as raw JSON."),
 ) -> None:
@@ -150,7 +155,7 @@ def chat(
     async def _run() -> int:
         backend: Backend
         if url is not None:
-            backend = RemoteBackend(url, key or "", channel)
+            backend = RemoteBackend(url, key or "", channel, trace_key=admin_key)
         else:
             local = LocalBackend(beside_running_server(get_settings()), workspace, channel)
             await local.start()
