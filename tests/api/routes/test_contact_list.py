@@ -120,9 +120,7 @@ def test_filters_combine_with_and(http: httpx.Client) -> None:
     post(http, "Hello", contact="f-hot")
     event(http, "f-hot", type="stage_set_by_human", event_id="e1", stage="Hot Lead")
     post(http, "Hello", contact="f-lost")
-    event(
-        http, "f-lost", type="stage_set_by_human", event_id="e2", stage="Cold Lead", reason="no"
-    )
+    event(http, "f-lost", type="stage_set_by_human", event_id="e2", stage="Cold Lead", reason="no")
     handed = post(http, "I want to talk to a real person", contact="f-handoff", locale="en")
     [team] = [a["team"] for a in handed["actions"] if a["type"] == "handoff"]
     post(http, "Hello", contact="f-assigned")
