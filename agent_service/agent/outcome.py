@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.agent.context import ToolContext
 from agent_service.agent.usage import ModelUsage, add_usage
 from agent_service.core.ids import new_id
+from agent_service.core.search import contact_search_text
 from agent_service.core.text import storable
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
@@ -123,7 +124,15 @@ async def save_turn(
         state = ctx.contact
         # Phone and e-mail only when the customer gave them for a call-back this turn: the
         # message's own store may have just refreshed them from the channel's profile.
-        reach = {"phone": state.phone, "email": state.email} if ctx.callback is not None else {}
+        reach = (
+            {
+                "phone": state.phone,
+                "email": state.email,
+                "search_text": contact_search_text(state.name, state.phone, state.email),
+            }
+            if ctx.callback is not None
+            else {}
+        )
         await session.execute(
             _UPDATE_CONTACT,
             {

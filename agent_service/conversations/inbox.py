@@ -17,6 +17,7 @@ from agent_service.conversations.leases import TurnLeases
 from agent_service.conversations.rate_limits import RateLimited, RateLimits
 from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
+from agent_service.core.search import contact_search_text
 from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import ensure_callback, new_callback
@@ -181,7 +182,7 @@ async def _receive_batch(
         wants_callback = {
             arrivals[i].key for i in todo if arrivals[i].respond_async and i not in done
         }
-        rows = []
+        rows: list[models.Message] = []
         for i in new:
             arrival = arrivals[i]
             inbound = arrival.inbound
@@ -200,7 +201,11 @@ async def _receive_batch(
             )
             rows.append(row)
             stored_now[arrival.key] = Received(row.id, row.contact_id, duplicate=False)
-        session.add_all(rows)
+        # In contact order: each insert moves its contact's last_message_at (a trigger, which
+        # locks the contact's row), and two batches locking the same contacts in the same
+        # order cannot deadlock.
+        in_contact_order: list[models.Message] = sorted(rows, key=lambda m: m.contact_id)
+        session.add_all(in_contact_order)
         if rows:
             await session.flush()  # contacts and messages: the unique keys speak now
         for row in rows:
@@ -324,6 +329,7 @@ def _new_contact(
         name=given.name,
         phone=given.phone,
         email=given.email,
+        search_text=contact_search_text(given.name, given.phone, given.email),
         locale=given.locale,
         lifecycle_stage=entry_stage,
         lost=False,
@@ -346,8 +352,11 @@ async def _refresh_profile(
         "locale": given.locale or contact.locale,
     }
     if any(getattr(contact, key) != value for key, value in wanted.items()):
+        searched = contact_search_text(wanted["name"], wanted["phone"], wanted["email"])
         await session.execute(
-            update(models.Contact).where(models.Contact.id == contact.id).values(**wanted)
+            update(models.Contact)
+            .where(models.Contact.id == contact.id)
+            .values(**wanted, search_text=searched)
         )
 
 

@@ -180,6 +180,11 @@ class Contact(Base):
     # (conversations/leases.py); both null when nobody does.
     turn_leased_by: Mapped[str | None] = mapped_column(String(80))
     turn_leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The ``created_at`` of the contact's newest message, kept by a trigger on ``messages``
+    # (migration 0014): every writer of a message moves it. Null while it has none.
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Name, phone and e-mail folded for search (core/search.py), written with them.
+    search_text: Mapped[str | None] = mapped_column(Text)
 
 
 class Message(Base):
@@ -487,6 +492,16 @@ Index(
     Contact.id,
 )
 Index("ix_contact_events_contact_type", ContactEvent.contact_id, ContactEvent.type)
+# The contact list in its order, and within a stage; a contact's messages in order.
+Index("ix_contacts_ws_last_message", Contact.workspace_id, Contact.last_message_at, Contact.id)
+Index(
+    "ix_contacts_ws_stage_last_message",
+    Contact.workspace_id,
+    Contact.lifecycle_stage,
+    Contact.last_message_at,
+    Contact.id,
+)
+Index("ix_messages_contact_created", Message.contact_id, Message.created_at)
 
 
 # --- Evaluation runs ---

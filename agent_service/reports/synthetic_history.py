@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agent_service.core.search import contact_search_text
 from agent_service.db import models
 from agent_service.lifecycle.policy import Lifecycle
 from agent_service.lifecycle.stays import Change, stays_of
@@ -210,6 +211,7 @@ def _contact(
             "name": f"Lead {n}",
             "phone": f"+6012{n:07d}",
             "email": None,
+            "search_text": contact_search_text(f"Lead {n}", f"+6012{n:07d}", None),
             "locale": language,
             "language": language,
             "lifecycle_stage": final,

@@ -188,3 +188,108 @@ class ContactEventResult(BaseModel):
     lost: bool | None = None
     stage_changed: bool = False
     note: str = Field(default="", description="Why the stage did or did not move.")
+
+
+# --- The contact list and the conversation with its trace (GET /v1/contacts, .../conversation)
+
+
+class ContactListItem(BaseModel):
+    """A contact in the list: who, where in the funnel, who answers, the last message."""
+
+    id: str = Field(description="The contact's id on the channel side (as in `/v1/messages`).")
+    name: str | None
+    phone: str | None
+    email: str | None
+    language: str | None
+    lifecycle_stage: str
+    lost: bool
+    lost_reason: str | None
+    owner: Literal["ai", "human"]
+    team: str | None = Field(
+        description="The team of the open handoff (its key, as the handoff records it), or null."
+    )
+    channel: str | None = Field(description="The channel of the contact's first message.")
+    campaign: str | None = Field(description="The campaign of the contact's first message.")
+    last_message_at: datetime | None = Field(
+        description="When the service stored the contact's newest message, either direction."
+    )
+    last_message_text: str | None = Field(description="Its text, at most 200 characters.")
+    created_at: datetime
+
+
+class ContactPage(BaseModel):
+    """One page of the list, newest last message first."""
+
+    items: list[ContactListItem]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class RetrievedTrace(BaseModel):
+    """A knowledge entry the turn retrieved, with its similarity score."""
+
+    entry_id: str
+    question: str
+    score: float
+
+
+class ToolCallTrace(BaseModel):
+    """A tool call as the model made it and what the guardrails decided."""
+
+    name: str
+    args: dict[str, Any]
+    decision: Literal["applied", "refused"] = Field(
+        description="`applied`, or `refused`: a policy refused it, or the call itself was "
+        "invalid (an unknown tool, bad arguments; `reason` starts with `error:`)."
+    )
+    reason: str | None = Field(description="Why it was refused, or what was applied.")
+
+
+class HandoffTrace(BaseModel):
+    team: str = Field(description="The team key the turn handed the conversation to.")
+    summary: str = Field(description="What the team reads (with call-back details, if given).")
+
+
+class TurnTrace(BaseModel):
+    """What the turn that wrote a reply saw, decided and cost (the `turns` row)."""
+
+    turn_id: str
+    brain: str = Field(description="llm, offline-planner, llm+offline-planner, ...")
+    model: str
+    prompt_versions: dict[str, int] = Field(description="Prompt name -> version used.")
+    retrieved: list[RetrievedTrace]
+    tool_calls: list[ToolCallTrace]
+    handoff: HandoffTrace | None
+    latency_ms: float
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    retrieval: str | None = Field(
+        description="Whether the vector index answered (`ok`) or why not; null before 0013."
+    )
+    error: str | None = Field(description="Why the turn failed, when its reply is the fallback.")
+
+
+class ConversationEntry(BaseModel):
+    """One message of the conversation, with the trace of the turn that wrote it."""
+
+    message_id: str | None = Field(
+        description="The channel's id of an inbound message; null for the service's replies."
+    )
+    direction: Literal["in", "out"]
+    channel: str
+    text: str
+    at: datetime = Field(description="When the service stored it (the transcript's order).")
+    status: Literal["received", "processed", "failed"]
+    turn: TurnTrace | None = Field(
+        description="On each reply a turn wrote; null on inbound messages and on messages no "
+        "turn wrote (follow-up nudges)."
+    )
+
+
+class Conversation(BaseModel):
+    """The contact and every message, oldest first."""
+
+    contact: ContactListItem
+    entries: list[ConversationEntry]

@@ -1,19 +1,30 @@
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agent_service.api.deps import AdminKey, AgentDepsDep, ChannelOrAdminKey, SessionDep
+from agent_service.api.deps import (
+    AdminKey,
+    AdminOrQaKey,
+    AgentDepsDep,
+    ChannelOrAdminKey,
+    ClockDep,
+    SessionDep,
+)
 from agent_service.api.errors import ERROR_RESPONSES, ErrorBody, InvalidBody
 from agent_service.conversations.events import apply_event, stored_result
 from agent_service.conversations.inbox import recent_messages
+from agent_service.conversations.listing import ContactFilters, list_contacts
+from agent_service.conversations.transcript import conversation
 from agent_service.db import models
 from agent_service.schemas.contacts import (
     ContactEventIn,
     ContactEventResult,
+    ContactPage,
     ContactPublic,
+    Conversation,
     HandoffPublic,
     MessageAttempt,
     MessagePublic,
@@ -24,6 +35,76 @@ router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "No such contact in this workspace."}
 }
+
+
+LIST_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": InvalidBody,
+        "description": "A parameter to fix, named in `detail`: a value out of range, a stage "
+        "or team this workspace lacks, or a cursor this list did not give.",
+    },
+}
+
+
+@router.get("", response_model=ContactPage, responses={**ERROR_RESPONSES, **LIST_ERRORS})
+async def get_contacts(
+    principal: AdminOrQaKey,
+    session: SessionDep,
+    clock: ClockDep,
+    stage: Annotated[str | None, Query(max_length=100, description="A stage name.")] = None,
+    lost: Annotated[bool | None, Query(description="true: lost contacts only.")] = None,
+    owner: Annotated[
+        Literal["ai", "human"] | None, Query(description="Who answers the contact now.")
+    ] = None,
+    team: Annotated[
+        str | None,
+        Query(
+            max_length=100, description="Contacts with an open handoff to this team (id or key)."
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, Query(max_length=20, description="The channel of the first message.")
+    ] = None,
+    campaign: Annotated[
+        str | None, Query(max_length=200, description="The campaign of the first message.")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Text in the name, phone or e-mail (any case, any script).",
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Contacts per page.")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> ContactPage:
+    """List the workspace's contacts, newest last message first, a page at a time.
+
+    Filters combine with AND. The first page fixes the order: later pages (with `cursor`)
+    list every contact exactly once even while messages arrive; a contact that wrote since
+    keeps its place until a new first page. Admin or QA key."""
+    filters = ContactFilters(
+        stage=stage, lost=lost, owner=owner, team=team, channel=channel, campaign=campaign, q=q
+    )
+    return await list_contacts(session, principal.workspace_id, filters, limit, cursor, clock())
+
+
+@router.get(
+    "/{contact_id}/conversation",
+    response_model=Conversation,
+    responses={**ERROR_RESPONSES, **NOT_FOUND},
+)
+async def get_conversation(
+    contact_id: str, principal: AdminOrQaKey, session: SessionDep
+) -> Conversation:
+    """The contact and every message, oldest first; each reply a turn wrote carries the
+    turn's trace: knowledge retrieved with scores, brain, model, prompt versions, tool calls
+    with their arguments and the guardrails' decision, handoff, latency, model calls, tokens.
+    Admin or QA key."""
+    return await conversation(session, principal.workspace_id, contact_id)
 
 
 @router.get(
