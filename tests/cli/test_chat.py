@@ -88,7 +88,7 @@ def test_a_session_with_a_running_service_by_url_and_key(data_dir: Path) -> None
         assert refused.exit_code != 0 and "--url needs --key" in refused.output
         wrong = runner.invoke(app, ["chat", "hi", "--url", server.url, "--key", "nope-nope-nope"])
         assert wrong.exit_code == 1 and "error: 401" in wrong.output
-        lines = ["How much is a basic facial in KL?", "/stage", "/quit"]
+        lines = ["How much is a basic facial in KL?", "/stage", "/trace", "/quit"]
         result = runner.invoke(
             app,
             ["chat", "--url", server.url, "--key", CHANNEL_KEY, "--contact", "remote-1"],
@@ -97,3 +97,13 @@ def test_a_session_with_a_running_service_by_url_and_key(data_dir: Path) -> None
         assert result.exit_code == 0, result.output
         assert "agent> " in result.output and "RM" in result.output
         assert "stage New Lead, owner ai" in result.output
+        assert "the trace needs a key with the admin or qa role" in result.output
+        traced = runner.invoke(
+            app,
+            ["chat", "--url", server.url, "--key", CHANNEL_KEY, "--admin-key", ADMIN_KEY,
+             "--contact", "remote-2"],
+            input="Do you have parking in Bangkok?\n/trace\n",
+        )  # fmt: skip
+        assert traced.exit_code == 0, traced.output
+        assert "brain offline-planner" in traced.output and "retrieval: ok" in traced.output
+        assert "prompts phrases@1, system@1" in traced.output
