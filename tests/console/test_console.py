@@ -188,7 +188,7 @@ def test_a_conversation_shows_its_trace_beside_the_reply(
     expect(page.get_by_role("heading", name="Conversation with Nguyễn Thị Lan")).to_be_visible()
     transcript = page.get_by_role("list", name="Transcript")
     expect(transcript).to_contain_text("Tẩy trắng răng giá bao nhiêu?")
-    expect(transcript).to_contain_text(sent.json()["reply"])
+    expect(transcript).to_contain_text(sent.json()["reply"]["text"])
     trace = transcript.locator("aside.trace").first
     expect(trace).to_contain_text("brain")
     expect(trace.get_by_role("table", name="Retrieved")).to_contain_text("0.")
