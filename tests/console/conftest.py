@@ -85,10 +85,12 @@ def console_key(server: LiveServer) -> str:
     return key
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(template_data_dir: Path) -> Iterator[Any]:
-    """One Chromium for the session. The demo template is seeded first: it runs its own event
-    loop, which it could not start beside Playwright's."""
+    """One Chromium for the browser tests (they are one module). Module-scoped, not
+    session-scoped: while Playwright's sync API runs it keeps an event loop on the test thread,
+    and every later test that starts a loop of its own (``asyncio.run``: the PostgreSQL test
+    databases, the async tests) would fail. The demo template is seeded first for that reason."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
