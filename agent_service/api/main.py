@@ -40,6 +40,7 @@ from agent_service.api.routes import (
     teams,
     workspaces,
 )
+from agent_service.console import mount_console
 from agent_service.conversations.rate_limits import RateLimited
 from agent_service.core.config import Settings, get_settings
 from agent_service.core.errors import DomainError
@@ -147,4 +148,5 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         evals.router,
     ):
         app.include_router(router)
+    mount_console(app)  # the admin console: static pages on the API above
     return app

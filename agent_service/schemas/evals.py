@@ -38,6 +38,9 @@ class EvalRunPublic(BaseModel):
         default=None, description="Metrics and the gate verdict once the run has finished."
     )
     error: str | None = None
+    trials_done: int | None = Field(
+        default=None, description="While running: the trials finished so far."
+    )
     created_at: datetime
     finished_at: datetime | None
 
@@ -48,3 +51,23 @@ class EvalRunResults(BaseModel):
     id: str
     status: str
     report: dict[str, Any]
+
+
+class EvalRunPage(BaseModel):
+    """Newest first."""
+
+    items: list[EvalRunPublic]
+
+
+class EvalRunComparison(BaseModel):
+    """A finished run against a finished baseline run, as `agent-service eval compare`."""
+
+    id: str
+    baseline: str
+    passed: bool = Field(description="The gate's verdict with the baseline.")
+    reasons: list[str] = Field(description="Why the gate failed (empty when it passed).")
+    regressions: list[str] = Field(description="Cases passed in the baseline, not now.")
+    improvements: list[str]
+    metric_deltas: dict[str, dict[str, Any]] = Field(
+        description="Metric name -> {baseline, current, delta}."
+    )
