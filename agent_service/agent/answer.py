@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,12 +117,15 @@ async def answer_messages(
     workspace_id: str,
     batch: list[models.Message],
     usage: ModelUsage | None = None,
+    before_model: Callable[[], Awaitable[None]] | None = None,
 ) -> Answered:
     """Answer ``batch`` (one message, or a burst, oldest first) with one reply.
 
     Raises ``AlreadyAnswered`` when another worker saved these messages first; then nothing
     of this turn is written. ``usage`` collects the turn's model calls as they are made, so a
     caller still has them when the turn raises (and charges them: see turn.py).
+    ``before_model`` runs right before the model is called and may raise to stop the turn
+    (turn.py: the contact's lease is still this replica's).
     """
     started = time.perf_counter()
     now = deps.clock()
@@ -166,6 +170,7 @@ async def answer_messages(
             newest.channel,
             turns_so_far,
             usage=usage,
+            before_model=before_model,
         )
     ctx, reply, usage, language = (
         decision.ctx,
@@ -267,6 +272,7 @@ async def decide(
     channel: str,
     turns_so_far: int | None = None,
     usage: ModelUsage | None = None,
+    before_model: Callable[[], Awaitable[None]] | None = None,
 ) -> Decision:
     """Retrieve, run the brain and the qualification rule on a working copy of the contact.
 
@@ -330,6 +336,8 @@ async def decide(
     if capped is not None:
         brain, reply = CONVERSATION_CAP, capped
     elif deps.chat_model is not None:
+        if before_model is not None:
+            await before_model()
         outcome = await run_model_brain(
             deps, ctx, _as_messages(past), text, channel, usage, canary, used_today
         )

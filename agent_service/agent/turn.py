@@ -21,6 +21,7 @@ from agent_service.agent.fallback import answer_failed
 from agent_service.agent.outcome import AlreadyAnswered, save_failed_attempt
 from agent_service.agent.usage import ModelUsage
 from agent_service.conversations import inbox
+from agent_service.conversations.leases import LeaseLost
 from agent_service.conversations.rate_limits import RateLimits
 from agent_service.db import models
 from agent_service.delivery.outbox import idempotency_key
@@ -136,7 +137,10 @@ async def process_contact(
             queue = deque(_batches(deps, waiting))
             while queue:
                 batch = queue.popleft()
-                answered = await _answer(deps, workspace_id, batch, queue)
+                try:
+                    answered = await _answer(deps, workspace_id, batch, queue)
+                except LeaseLost:
+                    break
                 if answered is None:
                     continue
                 stored.update(answered.responses)
@@ -197,9 +201,13 @@ async def _answer(
     await deps.intake.wait_idle()  # acknowledgements first: they are what a spike waits for
     try:
         async with deps.turn_slots.hold(workspace_id):
-            return await answer_messages(deps, workspace_id, batch, usage)
+            return await answer_messages(
+                deps, workspace_id, batch, usage, partial(_still_leased, deps, first.contact_id)
+            )
     except AlreadyAnswered:
         return None  # another process (or recovery) saved it first; its answer stands
+    except LeaseLost:
+        raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         attempt = len(first.attempt_log or []) + 1
@@ -302,6 +310,14 @@ async def _take_lease(deps: AgentDeps, contact_row_id: str, message_row_id: str 
         if message_row_id is None or not await inbox.is_waiting(deps.sessions, message_row_id):
             return False
         await asyncio.sleep(poll)
+
+
+async def _still_leased(deps: AgentDeps, contact_row_id: str) -> None:
+    """Right before the model call: however long the turn waited (a slot, retrieval, a
+    connection), the model is called only under a lease that is still this replica's; one
+    another replica adopted meanwhile is answered there (LeaseLost stops this worker)."""
+    if not await deps.turn_leases.ensure(deps.front, deps.write_gate, contact_row_id):
+        raise LeaseLost(contact_row_id)
 
 
 def _ids(workspace_id: str, contact_row_id: str, batch: list[models.Message]) -> dict[str, Any]:

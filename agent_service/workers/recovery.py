@@ -78,11 +78,12 @@ async def sweep_unanswered(deps: AgentDeps) -> None:
 
 
 async def keep_leases(deps: AgentDeps) -> None:
-    """Forever: renew this replica's leases while its turns run (every third of a lease)."""
+    """Forever: renew this replica's leases while its turns run (every third of a lease), on
+    the front door's connections: never behind the turns whose leases it keeps."""
     every = deps.settings.turn_lease_seconds / 3
     while True:
         await asyncio.sleep(every)
         try:
-            await deps.turn_leases.renew(deps.sessions, deps.write_gate)
+            await deps.turn_leases.renew(deps.front, deps.write_gate)
         except Exception:  # a lease not renewed in time expires: another replica adopts
             log.exception("renewing the turn leases failed")
