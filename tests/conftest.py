@@ -32,7 +32,8 @@ START = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 # Set to a server URL (postgresql+asyncpg://user:pw@host/postgres) to run against PostgreSQL:
 # the demo is seeded once into a template database, and each test gets a copy of it.
 POSTGRES_URL = os.environ.get("AGENT_SERVICE_TEST_POSTGRES_URL")
-TEMPLATE_DB = "agent_service_template"
+# One template per test session, so sessions sharing a server never drop each other's.
+TEMPLATE_DB = f"agent_service_template_{uuid.uuid4().hex[:10]}"
 
 
 class TickingClock:
@@ -74,7 +75,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The demo workspace, seeded and indexed once per test session."""
     path = tmp_path_factory.mktemp("template") / "data"
     if POSTGRES_URL:
@@ -88,7 +89,9 @@ def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         await service.stop()
 
     asyncio.run(seed())
-    return path
+    yield path
+    if POSTGRES_URL:
+        _run_sql(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
 
 
 @pytest.fixture
