@@ -66,8 +66,8 @@ MODEL_TOKENS = Counter(
 )
 RETRIEVAL_DURATION = Histogram(
     "agent_service_retrieval_duration_seconds",
-    "One knowledge search of a turn (embedding excluded), by the source that answered: index, "
-    "database (the index did not answer in time) or none.",
+    "One knowledge search of a turn or a prompt preview (embedding excluded), by the source "
+    "that answered: index, database (the index did not answer in time) or none.",
     ["source"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
@@ -123,10 +123,13 @@ def multiprocess_dir() -> Path | None:
 
 def prepare_multiprocess_dir(directory: Path) -> None:
     """Empty the directory before the workers start: a previous run's files would be summed
-    into this run's counters."""
+    into this run's counters. This process's own files stay: its metrics, created when this
+    module was imported, already write to them."""
     directory.mkdir(parents=True, exist_ok=True)
+    own = f"_{os.getpid()}.db"
     for stale in directory.glob("*.db"):
-        stale.unlink(missing_ok=True)
+        if not stale.name.endswith(own):
+            stale.unlink(missing_ok=True)
 
 
 def process_stopped(pid: int | None = None) -> None:
