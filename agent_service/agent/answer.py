@@ -36,6 +36,7 @@ from agent_service.agent.usage import ModelUsage
 from agent_service.agent.verified_facts.guard import guard_reply
 from agent_service.conversations import inbox
 from agent_service.conversations.contact_state import ContactState
+from agent_service.core import metrics, tracing
 from agent_service.core.ids import new_id
 from agent_service.core.language import detect_language
 from agent_service.db import models
@@ -127,6 +128,19 @@ async def answer_messages(
     ``before_model`` runs right before the model is called and may raise to stop the turn
     (turn.py: the contact's lease is still this replica's).
     """
+    with tracing.span(
+        "turn", {"agent_service.workspace_id": workspace_id, "agent_service.messages": len(batch)}
+    ):
+        return await _answer_messages(deps, workspace_id, batch, usage, before_model)
+
+
+async def _answer_messages(
+    deps: AgentDeps,
+    workspace_id: str,
+    batch: list[models.Message],
+    usage: ModelUsage | None,
+    before_model: Callable[[], Awaitable[None]] | None,
+) -> Answered:
     started = time.perf_counter()
     now = deps.clock()
     newest = batch[-1]
@@ -225,6 +239,7 @@ async def answer_messages(
         for m in batch[:-1]
     }
     responses[newest.id] = response
+    tracing.annotate({"agent_service.turn_id": turn_id, "agent_service.brain": brain})
     record = TurnRecord(
         turn_id=turn_id,
         brain=brain,
@@ -235,16 +250,17 @@ async def answer_messages(
         error=error,
         retrieval=retrieval.status,
     )
-    callbacks_due = await save_turn(
-        deps.sessions,
-        config.id,
-        contact_row.id,
-        ctx,
-        record,
-        responses,
-        newest.channel,
-        deps.write_gate,
-    )
+    with tracing.span("turn.save"):
+        callbacks_due = await save_turn(
+            deps.sessions,
+            config.id,
+            contact_row.id,
+            ctx,
+            record,
+            responses,
+            newest.channel,
+            deps.write_gate,
+        )
     log_turn_trace(record, ctx, text)
     return Answered(responses, callbacks_due)
 
@@ -292,25 +308,29 @@ async def decide(
     # the database and ``retrieval`` says why (knowledge_base/store.py).
     retrieval = RetrievalTrace()
     async with deps.retrieval_slots:
-        vectors, revision, used_today = await asyncio.gather(
-            _embed(deps, texts),
-            deps.knowledge.revision(config.id),
-            _tokens_used(deps, config, now),
-        )
-        hits = await deps.knowledge.search(
-            config.id,
-            vectors[0].tolist(),
-            deps.settings.retrieval_k,
-            now.date(),
-            query=query,
-            revision=revision,
-            trace=retrieval,
-        )
+        with tracing.span("turn.retrieve"):
+            vectors, revision, used_today = await asyncio.gather(
+                _embed(deps, texts),
+                deps.knowledge.revision(config.id),
+                _tokens_used(deps, config, now),
+            )
+            searched = time.perf_counter()
+            hits = await deps.knowledge.search(
+                config.id,
+                vectors[0].tolist(),
+                deps.settings.retrieval_k,
+                now.date(),
+                query=query,
+                revision=revision,
+                trace=retrieval,
+            )
+            _observe_retrieval(retrieval, searched)
 
     async def search(wanted: str) -> list[Hit]:
         async with deps.retrieval_slots:
             found = (await _embed(deps, [wanted]))[0]
-            return await deps.knowledge.search(
+            searched = time.perf_counter()
+            hits = await deps.knowledge.search(
                 config.id,
                 found.tolist(),
                 deps.settings.retrieval_k,
@@ -318,6 +338,8 @@ async def decide(
                 query=wanted,
                 trace=retrieval,
             )
+            _observe_retrieval(retrieval, searched)
+            return hits
 
     ctx = ToolContext(
         config=config,
@@ -338,23 +360,25 @@ async def decide(
     elif deps.chat_model is not None:
         if before_model is not None:
             await before_model()
-        outcome = await run_model_brain(
-            deps, ctx, _as_messages(past), text, channel, usage, canary, used_today
-        )
+        with tracing.span("turn.brain", {"agent_service.brain": LLM}):
+            outcome = await run_model_brain(
+                deps, ctx, _as_messages(past), text, channel, usage, canary, used_today
+            )
         reply, error = outcome.reply, outcome.error
         if not outcome.skipped:
             brain, model_name = LLM, deps.model_name
     if not reply and ctx.handoff is None:
         if brain == LLM:
             brain = LLM_THEN_OFFLINE_PLANNER
-        reply = await run_offline_planner(
-            ctx,
-            text,
-            hits,
-            _intent(deps, config, vectors[-1]),
-            _thresholds(deps),
-            knowledge_searched=retrieval.source != "none",
-        )
+        with tracing.span("turn.brain", {"agent_service.brain": OFFLINE_PLANNER}):
+            reply = await run_offline_planner(
+                ctx,
+                text,
+                hits,
+                _intent(deps, config, vectors[-1]),
+                _thresholds(deps),
+                knowledge_searched=retrieval.source != "none",
+            )
     elif not reply:
         team = config.team(ctx.handoff.team if ctx.handoff else None)
         reply = config.prompts.phrase(
@@ -452,6 +476,11 @@ def _keep_state_forward(ctx: ToolContext, stored: ContactState) -> None:
             action = FieldsUpdated(fields=filled)
         kept.append(action)
     ctx.actions[:] = kept
+
+
+def _observe_retrieval(retrieval: RetrievalTrace, started: float) -> None:
+    source = metrics.bounded(retrieval.source, metrics.RETRIEVAL_SOURCES)
+    metrics.RETRIEVAL_DURATION.labels(source).observe(time.perf_counter() - started)
 
 
 async def _embed(deps: AgentDeps, texts: list[str]) -> np.ndarray[Any, Any]:

@@ -14,6 +14,7 @@ from langchain_core.runnables import Runnable
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from agent_service.agent.usage import ModelUsage
+from agent_service.core import metrics
 from agent_service.core.config import Settings
 from agent_service.core.text import storable, storable_value
 
@@ -109,7 +110,12 @@ async def invoke_model(
         async for attempt in retrying:
             with attempt:
                 usage.count_request()
-                result = await model.ainvoke(list(messages))
+                try:
+                    result = await model.ainvoke(list(messages))
+                except BaseException:
+                    metrics.count_model_call(ok=False)
+                    raise
+                metrics.count_model_call(ok=True)
     except ModelUnavailable:
         raise
     except Exception as exc:
@@ -117,6 +123,11 @@ async def invoke_model(
         raise ModelUnavailable(f"{attempts} attempt(s); last: {type(exc).__name__}: {exc}") from exc
     if not isinstance(result, AIMessage):
         raise ModelUnavailable(f"unexpected model output {type(result).__name__}")
+    if result.usage_metadata:
+        metrics.count_tokens(
+            result.usage_metadata.get("input_tokens", 0),
+            result.usage_metadata.get("output_tokens", 0),
+        )
     return storable_message(result)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_service.agent.context import ToolContext
 from agent_service.agent.usage import ModelUsage, add_usage
+from agent_service.core import metrics
 from agent_service.core.ids import new_id
 from agent_service.core.search import contact_search_text
 from agent_service.core.text import storable
@@ -21,7 +22,7 @@ from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import fill_callbacks
 from agent_service.lifecycle.history import add_stage_change
 from agent_service.reports.sources import note_first_reply
-from agent_service.schemas.brains import Brain
+from agent_service.schemas.brains import BRAINS, Brain
 from agent_service.schemas.messages import MessageResponse
 
 
@@ -95,7 +96,9 @@ async def save_silent(
     """Record the silent answers; True when callbacks became due."""
     async with gate.hold(), sessions() as session, session.begin():
         await _claim(session, responses, None)
-        return await fill_callbacks(session, workspace_id, responses, now)
+        due = await fill_callbacks(session, workspace_id, responses, now)
+    metrics.TURNS.labels("none", "silent").inc()
+    return due
 
 
 async def save_turn(
@@ -254,7 +257,16 @@ async def save_turn(
             )
         if status == "processed":
             await add_usage(session, workspace_id, now.date(), record.usage)
-        return await fill_callbacks(session, workspace_id, responses, now)
+        due = await fill_callbacks(session, workspace_id, responses, now)
+    _count_turn(record, "replied" if status == "processed" else "fallback")
+    return due
+
+
+def _count_turn(record: TurnRecord, outcome: str) -> None:
+    """The saved turn's metrics: its outcome and how long it took."""
+    brain = metrics.bounded(record.brain, BRAINS)
+    metrics.TURNS.labels(brain, outcome).inc()
+    metrics.TURN_DURATION.labels(brain).observe(record.latency_ms / 1000)
 
 
 async def save_failed_attempt(
@@ -300,4 +312,5 @@ async def save_failed_attempt(
         if not logs:
             return None
         await add_usage(session, workspace_id, now.date(), usage)
+    metrics.TURNS.labels("none", "attempt_failed").inc()
     return logs

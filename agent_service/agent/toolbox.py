@@ -8,11 +8,21 @@ from pydantic import ValidationError
 
 from agent_service.agent.context import ToolCallRecord, ToolContext
 from agent_service.agent.tools import TOOLS
+from agent_service.core import tracing
+from agent_service.core.metrics import bounded
 from agent_service.lifecycle.policy import PolicyRefusal
 
 
 async def execute_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> ToolCallRecord:
     """Run one tool call on the current contact; never raises for the model's mistakes."""
+    with tracing.span("turn.tool", {"agent_service.tool": bounded(name, TOOLS)}):
+        record = await _execute(ctx, name, args)
+        tracing.annotate({"agent_service.tool_status": record.status})
+    ctx.tool_log.append(record)
+    return record
+
+
+async def _execute(ctx: ToolContext, name: str, args: dict[str, Any]) -> ToolCallRecord:
     tool = TOOLS.get(name)
     if tool is None:
         record = ToolCallRecord(name, args, "error", f"error: unknown tool '{name}'")
@@ -33,5 +43,4 @@ async def execute_tool(ctx: ToolContext, name: str, args: dict[str, Any]) -> Too
             record = ToolCallRecord(
                 name, safe_args, "error", f"error: invalid arguments: {problems}"
             )
-    ctx.tool_log.append(record)
     return record

@@ -23,6 +23,7 @@ from agent_service.agent.usage import ModelUsage
 from agent_service.conversations import inbox
 from agent_service.conversations.leases import LeaseLost
 from agent_service.conversations.rate_limits import RateLimits
+from agent_service.core.tracing import traced
 from agent_service.db import models
 from agent_service.delivery.outbox import idempotency_key
 from agent_service.schemas.delivery import MessageAccepted
@@ -50,8 +51,9 @@ async def run_turn(
         # The caller waits for the answer: its embedding overlaps the storing and reads; a
         # message the limits are known to refuse costs none.
         deps.query_batcher.prefetch(inbound.text)
-    received = await deps.intake.receive(
-        workspace_id, inbound, respond_async=False, charge=limits is not None
+    received = await traced(
+        "turn.store",
+        deps.intake.receive(workspace_id, inbound, respond_async=False, charge=limits is not None),
     )
     if not received.duplicate:
         # Shielded: a dropped request must not abort the turn half-way; the turn runs on.
@@ -77,8 +79,9 @@ async def accept_message(
 
     Nothing but the store happens before the acknowledgement: the embedding waits for the
     turn's slot, so a spike's acknowledgements never queue behind its turns' work."""
-    received = await deps.intake.receive(
-        workspace_id, inbound, respond_async=True, charge=limits is not None
+    received = await traced(
+        "turn.store",
+        deps.intake.receive(workspace_id, inbound, respond_async=True, charge=limits is not None),
     )
     if not received.duplicate:
         _spawn_turn(deps, workspace_id, inbound, received)

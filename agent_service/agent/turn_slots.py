@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from agent_service.core.metrics import TURNS_IN_FLIGHT, TURNS_WAITING
+
 
 class FairSlots:
     """At most ``size`` holders at once; a freed slot goes to the waiting workspace with the
@@ -44,9 +46,11 @@ class FairSlots:
     async def hold(self, workspace_id: str) -> AsyncIterator[None]:
         await self._acquire(workspace_id)
         self._in_flight[workspace_id] = self._in_flight.get(workspace_id, 0) + 1
+        TURNS_IN_FLIGHT.inc()
         try:
             yield
         finally:
+            TURNS_IN_FLIGHT.dec()
             left = self._in_flight[workspace_id] - 1
             if left:
                 self._in_flight[workspace_id] = left
@@ -60,6 +64,7 @@ class FairSlots:
             return
         granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(workspace_id, deque()).append(granted)
+        TURNS_WAITING.inc()
         try:
             await granted
         except asyncio.CancelledError:
@@ -68,6 +73,8 @@ class FairSlots:
             else:
                 self._forget(workspace_id, granted)
             raise
+        finally:
+            TURNS_WAITING.dec()
 
     def _release(self) -> None:
         while self._waiting:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent_service.agent.turn import StillProcessing
+from agent_service.api.docs import offline_docs_app, summarise
 from agent_service.api.errors import (
     BodySizeLimit,
     ErrorBody,
@@ -33,6 +34,7 @@ from agent_service.api.routes import (
     knowledge,
     knowledge_files,
     messages,
+    metrics,
     prompts,
     qualification,
     reports,
@@ -40,11 +42,13 @@ from agent_service.api.routes import (
     teams,
     workspaces,
 )
+from agent_service.api.telemetry import install_tracing
 from agent_service.console import mount_console
 from agent_service.conversations.rate_limits import RateLimited
 from agent_service.core.config import Settings, get_settings
 from agent_service.core.errors import DomainError
 from agent_service.core.logs import configure_logging
+from agent_service.core.metrics import process_stopped
 from agent_service.knowledge_base.store import IndexUnavailable
 from agent_service.service import Service, build_service
 from agent_service.workers.background import DeliveryWorkers
@@ -82,13 +86,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         await stop_follow_up_loop(follow_up_task)
         await workers.stop()
         await svc.stop()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # the last spans are sent
+        process_stopped()  # with several workers: its gauges leave the sum
 
-    app = FastAPI(
+    app = offline_docs_app(
         title="Lead-qualification agent service",
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    tracer_provider = install_tracing(app, svc)
     # A failed indexing stored nothing; say so instead of a bare 500.
     app.add_exception_handler(IndexUnavailable, index_unavailable)
     app.add_middleware(InputGuard)  # inside the size limit: it reads bodies the limit bounds
@@ -122,6 +130,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             headers={"Retry-After": "5"},
         )
 
+    app.include_router(metrics.metrics_router(settings))
     for router in (
         health.router,
         messages.router,
@@ -147,6 +156,6 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         # Evaluations
         evals.router,
     ):
-        app.include_router(router)
+        app.include_router(summarise(router))
     mount_console(app)  # the admin console: static pages on the API above
     return app

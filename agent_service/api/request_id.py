@@ -1,4 +1,8 @@
-"""A request id on every request: taken from ``X-Request-ID`` when sane, echoed back, logged."""
+"""A request id on every request: taken from ``X-Request-ID`` when sane, echoed back, logged.
+
+Kept rather than asgi-correlation-id: the same CPU time a request (bench/logs.py), it takes
+the ids messaging layers send (``req-abc.123``; the library's default accepts UUID4s only) and
+writes the access line in the same pass, which the library would still need ours for."""
 
 from __future__ import annotations
 

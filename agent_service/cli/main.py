@@ -6,7 +6,11 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -19,6 +23,7 @@ from agent_service.cli.chroma_server import (
 from agent_service.cli.kb import app as kb_app
 from agent_service.core.config import REPO_ROOT, get_settings
 from agent_service.core.logs import configure_logging
+from agent_service.core.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -52,6 +57,8 @@ def serve(
     if count == 1:
         from agent_service.api.main import create_app
 
+        if os.environ.get(MULTIPROC_ENV):  # set by hand: this run's counters start at zero
+            prepare_multiprocess_dir(Path(os.environ[MULTIPROC_ENV]))
         uvicorn.run(create_app(), **options)
         return
     # Several processes: uvicorn's supervisor binds the port once and spawns ``count`` fresh
@@ -62,6 +69,8 @@ def serve(
     options |= {"workers": count, "factory": True, "timeout_worker_healthcheck": 30}
     configure_logging(settings.log_level, settings.log_json)
     with contextlib.ExitStack() as stack:
+        # The workers' metrics meet in one directory; a scrape sums them (core/metrics.py).
+        os.environ[MULTIPROC_ENV] = str(stack.enter_context(_metrics_dir()))
         if not settings.chroma_host:
             # One Chroma process owns the embedded directory (cli/chroma_server.py); the
             # workers, spawned after this, inherit its address from the environment.
@@ -69,6 +78,20 @@ def serve(
             os.environ["AGENT_SERVICE_CHROMA_HOST"] = address.host
             os.environ["AGENT_SERVICE_CHROMA_PORT"] = str(address.port)
         uvicorn.run("agent_service.cli.main:worker_app", **options)
+
+
+@contextlib.contextmanager
+def _metrics_dir() -> Iterator[Path]:
+    """``PROMETHEUS_MULTIPROC_DIR`` when set (emptied), else a directory of this run's own,
+    removed when it stops."""
+    given = os.environ.get(MULTIPROC_ENV)
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="agent-service-metrics-"))
+    prepare_multiprocess_dir(directory)
+    try:
+        yield directory
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def worker_app() -> FastAPI:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.conversations.contact_state import ContactState
 from agent_service.conversations.leases import TurnLeases
 from agent_service.conversations.rate_limits import RateLimited, RateLimits
+from agent_service.core import metrics
 from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.core.search import contact_search_text
@@ -22,7 +23,7 @@ from agent_service.db import models
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import ensure_callback, new_callback
 from agent_service.lifecycle.history import add_stage_change
-from agent_service.schemas.messages import ContactSummary, InboundMessage
+from agent_service.schemas.messages import CHANNELS, ContactSummary, InboundMessage
 from agent_service.workspaces.config import WorkspaceNotFound
 
 
@@ -228,6 +229,8 @@ async def _receive_batch(
                 raise _Refused(refused)
     if limits is not None and charged is not None:
         limits.remember(charged)  # committed: what it learnt of the buckets holds
+    for row in rows:  # committed: the messages are stored
+        metrics.MESSAGES_RECEIVED.labels(metrics.bounded(row.channel, CHANNELS)).inc()
     for i in todo:
         if i not in done:
             received = stored_now[arrivals[i].key]
@@ -502,3 +505,12 @@ async def recent_messages(
         .limit(limit)
     )
     return list(reversed(rows.all()))
+
+
+async def waiting_messages(session: AsyncSession) -> int:
+    """Customer messages stored and not answered yet, all workspaces (a metrics scrape reads
+    it: the (status, contact) index answers it without reading the rows)."""
+    count = await session.scalar(
+        select(func.count()).select_from(models.Message).where(models.Message.status == "received")
+    )
+    return int(count or 0)

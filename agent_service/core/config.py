@@ -321,6 +321,17 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(default=True, description="One JSON object per log line.")
     log_level: str = Field(default="INFO", description="Log level.")
+    # Operations: Prometheus metrics (docs/operations.md).
+    metrics_path: str = Field(
+        default="/metrics",
+        pattern=r"^/[A-Za-z0-9._~/-]*$",
+        description="Path of the Prometheus metrics (text exposition format).",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, a scrape must send `Authorization: Bearer <token>`; when unset "
+        "the metrics path is open (it holds no contact data).",
+    )
     # Follow-ups when a lead goes quiet, then the cold-lead mark.
     followup_delays_minutes: list[int] = Field(
         default=[240, 1320],
@@ -371,7 +382,13 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "development":
             return self
-        for name in ("bootstrap_admin_key", "demo_channel_key", "demo_admin_key", "demo_qa_key"):
+        for name in (
+            "bootstrap_admin_key",
+            "demo_channel_key",
+            "demo_admin_key",
+            "demo_qa_key",
+            "metrics_token",
+        ):
             value = getattr(self, name)
             if value is not None and (value.lower() in PLACEHOLDER_SECRETS or len(value) < 16):
                 raise ValueError(f"{name} is a placeholder or shorter than 16 characters")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.ids import new_id
@@ -81,3 +81,17 @@ def _fill(
     )
     row.body = body.model_dump_json(by_alias=True)
     row.status, row.next_attempt_at = "pending", now
+
+
+async def queued_callbacks(session: AsyncSession) -> dict[str, int]:
+    """Callbacks not sent yet, all workspaces: ``waiting`` for their turn's answer, ``pending``
+    (due, or waiting for a retry). Read by a metrics scrape, on the status index."""
+    counts = {"waiting": 0, "pending": 0}
+    rows = await session.execute(
+        select(models.OutboxCallback.status, func.count())
+        .where(models.OutboxCallback.status.in_(list(counts)))
+        .group_by(models.OutboxCallback.status)
+    )
+    for status, count in rows.all():
+        counts[status] = int(count)
+    return counts

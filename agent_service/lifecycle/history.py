@@ -12,8 +12,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agent_service.core import metrics
 from agent_service.core.ids import new_id
 from agent_service.db import models
+from agent_service.db.after_commit import after_commit
+
+ACTORS = frozenset({"ai", "human", "system"})
+KINDS = frozenset({"stage", "lost"})
 
 
 def add_stage_change(
@@ -52,6 +57,10 @@ def add_stage_change(
         created_at=now,
     )
     session.add(row)
+    counted = metrics.LIFECYCLE_CHANGES.labels(
+        metrics.bounded(actor, ACTORS), metrics.bounded(kind, KINDS)
+    )
+    after_commit(session, counted.inc)  # counted once it is true
     return row
 
 

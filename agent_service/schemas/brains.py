@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 # "llm": the model answered; "offline-planner": the planner answered (no model configured, or
 # the model was skipped); "llm+offline-planner": the model ran but gave no reply, the planner
@@ -18,6 +18,8 @@ Brain = Literal[
     "callback-contact",
     "turn-failed",
 ]
+
+BRAINS: Final[frozenset[str]] = frozenset(get_args(Brain))
 
 LLM: Final = "llm"
 OFFLINE_PLANNER: Final = "offline-planner"

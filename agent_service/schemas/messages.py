@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -21,6 +21,7 @@ Channel = Literal[
     "sms",
     "other",
 ]
+CHANNELS: frozenset[str] = frozenset(get_args(Channel))
 
 
 _EARLIEST, _LATEST = datetime(1970, 1, 1), datetime(9000, 1, 1)

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select, update
 
 from agent_service.agent.deps import AgentDeps
+from agent_service.core import metrics
 from agent_service.db import models
 from agent_service.delivery import callback_settings
 from agent_service.delivery.signature import HEADER, sign
@@ -108,10 +109,12 @@ class CallbackDispatcher:
         settings, now = self.deps.settings, self.deps.clock()
         attempts = row.attempts + 1
         values: dict[str, object] = {"attempts": attempts, "last_error": error}
+        outcome = "retry"
         if error is None:
             values |= {"status": "delivered", "delivered_at": now}
+            outcome = "delivered"
         elif attempts >= settings.callback_max_attempts:
-            values["status"] = "failed"
+            values["status"] = outcome = "failed"
             log.error("callback %s failed for good: %s", row.id, error)
         else:
             delay = min(
@@ -126,3 +129,4 @@ class CallbackDispatcher:
                 .values(**values)
             )
             await session.commit()
+        metrics.CALLBACKS.labels(outcome).inc()

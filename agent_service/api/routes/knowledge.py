@@ -106,6 +106,7 @@ async def list_entries(
     "/entries/{entry_id}", response_model=EntryPublic, responses=documented(not_found=NOT_FOUND)
 )
 async def get_entry(entry_id: str, principal: AdminOrQaKey, deps: AgentDepsDep) -> EntryPublic:
+    """One entry, as stored: question, answer, language, tags, validity."""
     row = await deps.knowledge.get(principal.workspace_id, entry_id)
     if row is None:
         raise not_found(f"knowledge entry '{entry_id}'")

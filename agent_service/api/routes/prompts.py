@@ -75,6 +75,7 @@ async def list_prompts(principal: AdminKey, session: SessionDep) -> list[PromptS
 async def list_versions(
     name: PromptName, principal: AdminKey, session: SessionDep
 ) -> list[PromptVersionPublic]:
+    """Every version of the prompt, oldest first, with which one is active."""
     return [
         _public(r) for r in await prompt_versions.versions(session, principal.workspace_id, name)
     ]
@@ -88,6 +89,7 @@ async def list_versions(
 async def get_version(
     name: PromptName, version: VersionPath, principal: AdminKey, session: SessionDep
 ) -> PromptVersionPublic:
+    """One version of the prompt: its text, whether it is active, when it was made."""
     return _public(
         await prompt_versions.get_version(session, principal.workspace_id, name, version)
     )

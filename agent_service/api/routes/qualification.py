@@ -42,6 +42,7 @@ async def get_qualification(principal: AdminKey, session: SessionDep) -> Qualifi
 async def create_field(
     body: FieldCreate, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> FieldPublic:
+    """Add a qualification field the agent asks for and records, at ``position`` in ask order."""
     row = await settings.create_field(
         session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
     )
@@ -64,6 +65,7 @@ async def create_field(
 async def update_field(
     field_id: str, body: FieldUpdate, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> FieldPublic:
+    """Change a field's name, type, question, choices, synonyms, position or required flag."""
     row = await settings.get_field(session, principal.workspace_id, field_id)
     if row is None:
         raise not_found(f"field '{field_id}'")
@@ -87,6 +89,7 @@ async def update_field(
 async def delete_field(
     field_id: str, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> Response:
+    """Delete a field; refused while the qualification rule names it."""
     row = await settings.get_field(session, principal.workspace_id, field_id)
     if row is None:
         raise not_found(f"field '{field_id}'")

@@ -47,6 +47,7 @@ async def list_stages(principal: AdminKey, session: SessionDep) -> list[StagePub
 async def create_stage(
     body: StageCreate, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> StagePublic:
+    """Add a stage at ``position`` in the funnel (default: the end), shifting the later ones."""
     row = await editing.create_stage(
         session, principal.workspace_id, body.model_dump(exclude={"position"}), body.position
     )

@@ -57,6 +57,7 @@ async def _team(session: SessionDep, principal: Principal, team_id: str) -> mode
 
 @router.get("", response_model=list[TeamPublic], responses=documented())
 async def list_teams(principal: AdminKey, clock: ClockDep, session: SessionDep) -> list[TeamPublic]:
+    """The teams a conversation can be handed to, with their hours and who is online."""
     default_key = await editing.default_team_key(session, principal.workspace_id)
     rows = await editing.teams(session, principal.workspace_id)
     return [_public(t, clock, default_key) for t in rows]
@@ -75,6 +76,7 @@ async def create_team(
     uow: UnitOfWorkDep,
     session: SessionDep,
 ) -> TeamPublic:
+    """Add a team with its business hours and what it handles."""
     row = await editing.create_team(
         session, principal.workspace_id, body.model_dump(exclude={"default"})
     )
@@ -95,6 +97,7 @@ async def create_team(
 async def get_team(
     team_id: str, principal: AdminKey, clock: ClockDep, session: SessionDep
 ) -> TeamPublic:
+    """One team, with its hours and whether it is open now."""
     default_key = await editing.default_team_key(session, principal.workspace_id)
     return _public(await _team(session, principal, team_id), clock, default_key)
 
@@ -112,6 +115,7 @@ async def update_team(
     uow: UnitOfWorkDep,
     session: SessionDep,
 ) -> TeamPublic:
+    """Change a team's key, name, description, hours, fallback or whether it is the default."""
     row = await _team(session, principal, team_id)
     changes = body.model_dump(exclude_unset=True, exclude={"default"})
     before = await editing.update_team(session, row, changes)
@@ -136,6 +140,7 @@ async def update_team(
 async def delete_team(
     team_id: str, principal: AdminKey, uow: UnitOfWorkDep, session: SessionDep
 ) -> Response:
+    """Delete a team; refused while it is the qualification rule's or the default handoff team."""
     row = await _team(session, principal, team_id)
     before = editing.snapshot(row)
     await editing.delete_team(session, row)
