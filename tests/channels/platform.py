@@ -130,4 +130,13 @@ def settled(data_dir: Path, count: int) -> bool:
     return len(found) == count and all(r[0] in ("delivered", "failed") for r in found)
 
 
-__all__ = ["FakePlatform", "connect", "inbound", "outbox", "replying", "service", "settled", "wait_until"]
+__all__ = [
+    "FakePlatform",
+    "connect",
+    "inbound",
+    "outbox",
+    "replying",
+    "service",
+    "settled",
+    "wait_until",
+]

@@ -117,7 +117,9 @@ def image_payload(wamid: str) -> dict[str, Any]:
     return payload
 
 
-def post(http: httpx.Client, url: str, payload: dict[str, Any], secret: str = APP_SECRET) -> httpx.Response:
+def post(
+    http: httpx.Client, url: str, payload: dict[str, Any], secret: str = APP_SECRET
+) -> httpx.Response:
     raw = json.dumps(payload).encode()
     signature = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     return http.post(
@@ -129,22 +131,41 @@ def post(http: httpx.Client, url: str, payload: dict[str, Any], secret: str = AP
 
 def test_verification_echoes_the_challenge_only_with_the_verify_token(data_dir: Path) -> None:
     platform = FakePlatform()
-    with platform.running() as api, service(data_dir, replying("hi")) as server, httpx.Client(timeout=30) as http:
+    with (
+        platform.running() as api,
+        service(data_dir, replying("hi")) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         created = connect(http, server, connection(api))
         hook = f"{server.url}{created['webhook_path']}"
-        good = http.get(hook, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"})
+        good = http.get(
+            hook,
+            params={
+                "hub.mode": "subscribe",
+                "hub.verify_token": VERIFY,
+                "hub.challenge": "1158201444",
+            },
+        )
         assert good.status_code == 200 and good.text == "1158201444"
         assert good.headers["content-type"].startswith("text/plain")
-        wrong = http.get(hook, params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"})
+        wrong = http.get(
+            hook, params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"}
+        )
         assert wrong.status_code == 403 and "verify_token" in wrong.json()["detail"]
-        unknown = http.get(f"{server.url}/channels/whatsapp/chn_unknown", params={"hub.challenge": "1"})
+        unknown = http.get(
+            f"{server.url}/channels/whatsapp/chn_unknown", params={"hub.challenge": "1"}
+        )
         assert unknown.status_code == 404
 
 
 def test_a_text_message_is_answered_through_the_graph_api(data_dir: Path) -> None:
     platform = FakePlatform()
     model = replying("The facial is 600,000 VND.")
-    with platform.running() as api, service(data_dir, model) as server, httpx.Client(timeout=30) as http:
+    with (
+        platform.running() as api,
+        service(data_dir, model) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         created = connect(http, server, connection(api))
         hook = f"{server.url}{created['webhook_path']}"
         bad = post(http, hook, text_payload("wamid.BAD1", "How much?"), secret="not-the-app-secret")
@@ -170,7 +191,11 @@ def test_a_text_message_is_answered_through_the_graph_api(data_dir: Path) -> Non
 def test_a_redelivered_webhook_is_answered_once(data_dir: Path) -> None:
     platform = FakePlatform()
     model = replying("Hello!")
-    with platform.running() as api, service(data_dir, model) as server, httpx.Client(timeout=30) as http:
+    with (
+        platform.running() as api,
+        service(data_dir, model) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         hook = f"{server.url}{connect(http, server, connection(api))['webhook_path']}"
         payload = text_payload("wamid.REPEAT1", "Hi there")
         with ThreadPoolExecutor(5) as pool:
@@ -188,7 +213,11 @@ def test_a_redelivered_webhook_is_answered_once(data_dir: Path) -> None:
 def test_statuses_and_images_are_acknowledged_and_counted_not_answered(data_dir: Path) -> None:
     platform = FakePlatform()
     model = replying("Hello!")
-    with platform.running() as api, service(data_dir, model) as server, httpx.Client(timeout=30) as http:
+    with (
+        platform.running() as api,
+        service(data_dir, model) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         created = connect(http, server, connection(api))
         hook = f"{server.url}{created['webhook_path']}"
         status = post(http, hook, status_payload("wamid.OUT1"))
@@ -203,7 +232,11 @@ def test_statuses_and_images_are_acknowledged_and_counted_not_answered(data_dir:
 
 def test_a_graph_api_5xx_is_retried_until_delivered(data_dir: Path) -> None:
     platform = FakePlatform(script=[500, 503])
-    with platform.running() as api, service(data_dir, replying("Hello!")) as server, httpx.Client(timeout=30) as http:
+    with (
+        platform.running() as api,
+        service(data_dir, replying("Hello!")) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         hook = f"{server.url}{connect(http, server, connection(api))['webhook_path']}"
         assert post(http, hook, text_payload("wamid.RETRY1", "Hi")).status_code == 200
         wait_until(lambda: settled(data_dir, 1), timeout=60)
@@ -217,7 +250,11 @@ def test_a_graph_api_5xx_is_retried_until_delivered(data_dir: Path) -> None:
 def test_outside_the_24_hour_window_the_reply_is_recorded_as_not_sent(data_dir: Path) -> None:
     platform = FakePlatform()
     old = int(time.time()) - 25 * 3600  # Meta delivered it late: the window has closed
-    with platform.running() as api, service(data_dir, replying("Hello!")) as server, httpx.Client(timeout=30) as http:
+    with (
+        platform.running() as api,
+        service(data_dir, replying("Hello!")) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         hook = f"{server.url}{connect(http, server, connection(api))['webhook_path']}"
         assert post(http, hook, text_payload("wamid.OLD1", "Hi", timestamp=old)).status_code == 200
         wait_until(lambda: settled(data_dir, 1), timeout=60)
@@ -228,9 +265,15 @@ def test_outside_the_24_hour_window_the_reply_is_recorded_as_not_sent(data_dir: 
 
 
 def test_meta_refusing_a_closed_window_is_not_retried(data_dir: Path) -> None:
-    refusal = {"error": {"message": "Re-engagement message", "type": "OAuthException", "code": 131047}}
+    refusal = {
+        "error": {"message": "Re-engagement message", "type": "OAuthException", "code": 131047}
+    }
     platform = FakePlatform(script=[(400, refusal)])
-    with platform.running() as api, service(data_dir, replying("Hello!")) as server, httpx.Client(timeout=30) as http:
+    with (
+        platform.running() as api,
+        service(data_dir, replying("Hello!")) as server,
+        httpx.Client(timeout=30) as http,
+    ):
         hook = f"{server.url}{connect(http, server, connection(api))['webhook_path']}"
         assert post(http, hook, text_payload("wamid.CLOSED1", "Hi")).status_code == 200
         wait_until(lambda: settled(data_dir, 1), timeout=60)

@@ -12,6 +12,7 @@ unsupported types are acknowledged, counted on the connection and logged, not an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -30,6 +31,7 @@ from agent_service.channels.sending import PLATFORMS
 from agent_service.conversations.events import ContactNotFound, apply_event
 from agent_service.schemas.channels import ChannelType
 from agent_service.schemas.contacts import ContactEventIn
+from agent_service.schemas.messages import InboundMessage
 
 router = APIRouter(prefix="/channels", tags=["channel webhooks"])
 log = logging.getLogger("agent_service.channels")
@@ -108,16 +110,19 @@ async def receive_webhook(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body must be a JSON object")
     found = platform.read(connection, payload, deps.clock(), deps.settings.max_message_chars)
     workspace_id = connection.workspace_id
-    # Conversation events first (a human who took over silences the message that came with
-    # the news); one for a contact not met yet is tried again once its message is stored.
+    # Conversation events first: a human who took over silences the message that came with
+    # the news. An event about a contact not met yet waits for the contact's message to be
+    # stored, under the contact's lock, so that message's turn starts after the event.
     later = [e for e in found.events if not await _apply(deps, workspace_id, *e)]
-    if found.messages:
-        await asyncio.gather(
-            *(accept_message(deps, workspace_id, m, deps.rate_limits) for m in found.messages)
-        )
-    for contact_id, event in later:
-        if not await _apply(deps, workspace_id, contact_id, event):
-            found.ignored.append(f"{event.type} for a contact the agent has not met")
+    waiting = {contact_id for contact_id, _ in later}
+    await _accept(deps, workspace_id, [m for m in found.messages if m.contact.id not in waiting])
+    for contact_id in sorted(waiting):
+        async with deps.contact_locks.hold(workspace_id, contact_id):
+            mine = [m for m in found.messages if m.contact.id == contact_id]
+            await _accept(deps, workspace_id, mine)
+            for _, event in [e for e in later if e[0] == contact_id]:
+                if not await _apply(deps, workspace_id, contact_id, event, locked=True):
+                    found.ignored.append(f"{event.type} for a contact the agent has not met")
     if found.ignored:
         log.info(
             "webhook events acknowledged without an answer",
@@ -134,17 +139,31 @@ async def receive_webhook(
     return WebhookAck(accepted=len(found.messages), ignored=len(found.ignored))
 
 
+async def _accept(deps: AgentDeps, workspace_id: str, messages: list[InboundMessage]) -> None:
+    """Each message as `POST /v1/messages` with `Prefer: respond-async` takes it: stored with
+    its outbox row (one transaction for those arriving together), answered in the background."""
+    if messages:
+        await asyncio.gather(
+            *(accept_message(deps, workspace_id, m, deps.rate_limits) for m in messages)
+        )
+
+
 async def _apply(
-    deps: AgentDeps, workspace_id: str, contact_id: str, event: ContactEventIn
+    deps: AgentDeps,
+    workspace_id: str,
+    contact_id: str,
+    event: ContactEventIn,
+    locked: bool = False,
 ) -> bool:
-    """The event applied as POST /v1/contacts/{id}/events applies it; False when the contact
-    is unknown. A repeat (the same event id) changes nothing."""
+    """The event applied as POST /v1/contacts/{id}/events applies it (under the contact's
+    lock: taken here unless ``locked``); False when the contact is unknown. A repeat (the
+    same event id) changes nothing."""
     try:
-        async with (
-            deps.contact_locks.hold(workspace_id, contact_id),
-            deps.sessions() as session,
-            session.begin(),
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            if not locked:
+                await stack.enter_async_context(deps.contact_locks.hold(workspace_id, contact_id))
+            session = await stack.enter_async_context(deps.sessions())
+            await stack.enter_async_context(session.begin())
             await apply_event(session, workspace_id, contact_id, event, deps.clock())
     except ContactNotFound:
         return False
