@@ -147,6 +147,9 @@ def _message(
     if not isinstance(content, str) or not content.strip() or message_id is None or not contact_id:
         found.ignored.append("chatwoot incoming message without text")
         return
+    if conversation.get("id") is None:
+        found.ignored.append("chatwoot message without a conversation id")
+        return
     if as_dict(meta.get("assignee")):
         assignee = as_dict(meta.get("assignee")).get("id")
         found.events.append(
