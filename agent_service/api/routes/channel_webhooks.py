@@ -67,10 +67,13 @@ async def _connection(deps: AgentDeps, channel_type: str, connection_id: str) ->
 
 @router.get(
     "/whatsapp/{connection_id}",
-    response_class=PlainTextResponse,
+    # No response_class: it would document the errors (JSON) as text/plain too.
     responses={
         **UNKNOWN,
-        200: {"content": {"text/plain": {}}, "description": "The hub.challenge, echoed."},
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "The hub.challenge, echoed as plain text.",
+        },
         403: {"model": ErrorBody, "description": "hub.verify_token does not match."},
     },
 )
