@@ -23,6 +23,8 @@ from agent_service.api.request_id import RequestId
 from agent_service.api.routes import (
     approvals,
     audit,
+    channel_webhooks,
+    channels,
     contacts,
     conversion_events,
     delivery,
@@ -147,8 +149,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         teams.router,
         intents.router,
         audit.router,
-        # Delivery
+        # Delivery, and the platforms connected directly
         delivery.router,
+        channels.router,
+        channel_webhooks.router,
         # Lifecycle
         conversion_events.router,
         follow_ups.router,

@@ -209,9 +209,11 @@ async def _receive_batch(
         session.add_all(in_contact_order)
         if rows:
             await session.flush()  # contacts and messages: the unique keys speak now
+        routes = {arrivals[i].key: arrivals[i].inbound.reply_route for i in new}
         for row in rows:
-            if (row.workspace_id, row.channel, row.channel_message_id) in wants_callback:
-                session.add(new_callback(row.workspace_id, row, now))
+            key = (row.workspace_id, row.channel, row.channel_message_id or "")
+            if key in wants_callback:
+                session.add(new_callback(row.workspace_id, row, now, routes.get(key)))
         leased: set[str] = set()
         if leases is not None and rows:
             leased = await leases.take_in(session, {row.contact_id for row in rows})

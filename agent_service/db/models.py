@@ -359,6 +359,38 @@ class OutboxCallback(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A message that came through a channel connection (migration 0015): its reply goes to
+    # that platform, at ``route`` (channels/), instead of the workspace's callback URL.
+    # ``parts_sent``: requests of the reply the platform accepted (a retry sends the rest).
+    connection_id: Mapped[str | None] = mapped_column(String(40))
+    route: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ChannelConnection(Base):
+    """A messaging platform connected directly: WhatsApp, Telegram, LINE or Chatwoot.
+
+    ``settings`` holds what may be shown (a phone number id, an account id); ``secrets`` the
+    tokens, kept in clear like the delivery secrets (a signature check needs the secret
+    itself) and never returned or logged. The counters say what the webhook acknowledged.
+    """
+
+    __tablename__ = "channel_connections"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), index=True)
+    type: Mapped[str] = mapped_column(String(20))  # whatsapp | telegram | line | chatwoot
+    name: Mapped[str] = mapped_column(String(200))
+    api_base_url: Mapped[str] = mapped_column(String(2000))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secrets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Text messages handed to the turn, and events acknowledged without an answer (statuses,
+    # unsupported types): the latest one's description and when the webhook last spoke.
+    messages_accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    events_ignored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_ignored: Mapped[str | None] = mapped_column(Text)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # --- Model usage ---

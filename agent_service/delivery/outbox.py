@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.schemas.delivery import CallbackBody
-from agent_service.schemas.messages import MessageResponse
+from agent_service.schemas.messages import MessageResponse, ReplyRoute
 
 
 def idempotency_key(channel: str, channel_message_id: str) -> str:
@@ -19,10 +19,14 @@ def idempotency_key(channel: str, channel_message_id: str) -> str:
 
 
 def new_callback(
-    workspace_id: str, message: models.Message, now: datetime
+    workspace_id: str, message: models.Message, now: datetime, route: ReplyRoute | None = None
 ) -> models.OutboxCallback:
-    """The callback row of a message stored just now (no answer can exist yet)."""
+    """The callback row of a message stored just now (no answer can exist yet); with
+    ``route`` (a channel connection's message) the reply goes to that platform."""
     return models.OutboxCallback(
+        connection_id=route.connection_id if route is not None else None,
+        route=route.address if route is not None else None,
+        parts_sent=0,
         id=new_id("cb"),
         workspace_id=workspace_id,
         message_id=message.id,

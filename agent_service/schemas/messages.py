@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from agent_service.schemas.retrieval import RetrievalInfo
 
@@ -19,12 +19,23 @@ Channel = Literal[
     "webchat",
     "email",
     "sms",
+    "zalo",
+    "viber",
     "other",
 ]
 CHANNELS: frozenset[str] = frozenset(get_args(Channel))
 
 
 _EARLIEST, _LATEST = datetime(1970, 1, 1), datetime(9000, 1, 1)
+
+
+class ReplyRoute(BaseModel):
+    """Where the reply to a message from a channel connection goes: the connection, and the
+    platform's address of the reply (a WhatsApp number, a Telegram chat, a LINE user and reply
+    token, a Chatwoot conversation)."""
+
+    connection_id: str
+    address: dict[str, Any]
 
 
 class ContactIn(BaseModel):
@@ -74,6 +85,18 @@ class InboundMessage(BaseModel):
     )
     sent_at: datetime
     source: dict[str, Any] | None = Field(default=None, description="Optional ad attribution.")
+    # Set by a channel connection's webhook, never by a request body: where the reply goes
+    # (stored with the message's outbox row; channels/ reads it when it sends).
+    _reply_route: ReplyRoute | None = PrivateAttr(default=None)
+
+    @property
+    def reply_route(self) -> ReplyRoute | None:
+        return self._reply_route
+
+    def routed(self, route: ReplyRoute) -> InboundMessage:
+        """This message, its reply going to ``route`` instead of the callback URL."""
+        self._reply_route = route
+        return self
 
     @field_validator("sent_at", mode="before")
     @classmethod

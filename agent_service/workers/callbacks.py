@@ -1,4 +1,7 @@
-"""Sends due callbacks: signed, with an idempotency key, retried with back-off until a 2xx."""
+"""Sends due callbacks: signed, with an idempotency key, retried with back-off until a 2xx.
+
+A row of a message that came through a channel connection is a reply to that platform
+instead (channels/sending.py), retried the same way."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import httpx
 from sqlalchemy import select, update
 
 from agent_service.agent.deps import AgentDeps
+from agent_service.channels import sending
 from agent_service.core import metrics
 from agent_service.db import models
 from agent_service.delivery import callback_settings
@@ -82,6 +86,11 @@ class CallbackDispatcher:
         return claimed
 
     async def _send(self, row: models.OutboxCallback) -> None:
+        if row.connection_id is not None:
+            # A message from a connected platform: the reply goes back to that platform.
+            outcome = await sending.deliver(self.client, self.deps.sessions, row, self.deps.clock())
+            await self._record(row, outcome.error, outcome.permanent, outcome.parts_sent)
+            return
         target = await callback_settings.load(self.deps.sessions, row.workspace_id)
         # A row may name its own URL (a follow-up nudge to the legacy `callback_url` setting).
         url = row.callback_url or (target.callback_url if target is not None else None)
@@ -105,15 +114,25 @@ class CallbackDispatcher:
                 error = f"callback failed: {type(exc).__name__}: {exc}"
         await self._record(row, error)
 
-    async def _record(self, row: models.OutboxCallback, error: str | None) -> None:
+    async def _record(
+        self,
+        row: models.OutboxCallback,
+        error: str | None,
+        permanent: bool = False,
+        parts_sent: int | None = None,
+    ) -> None:
+        """The attempt's outcome; ``permanent``: no retry can change it (failed at once).
+        ``parts_sent``: requests of a platform reply accepted so far."""
         settings, now = self.deps.settings, self.deps.clock()
         attempts = row.attempts + 1
         values: dict[str, object] = {"attempts": attempts, "last_error": error}
         outcome = "retry"
+        if parts_sent is not None:
+            values["parts_sent"] = parts_sent
         if error is None:
             values |= {"status": "delivered", "delivered_at": now}
             outcome = "delivered"
-        elif attempts >= settings.callback_max_attempts:
+        elif permanent or attempts >= settings.callback_max_attempts:
             values["status"] = outcome = "failed"
             log.error("callback %s failed for good: %s", row.id, error)
         else:

@@ -16,6 +16,7 @@ ADMIN_TAGS = {
     "teams",
     "intents",
     "audit",
+    "channels",
 }
 
 
