@@ -7,6 +7,7 @@ the service stored). Each page's screenshot is written to docs/console/.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -30,8 +31,13 @@ def sign_in(page: Any, server: LiveServer, key: str, fragment: str = "") -> None
 
 
 def shoot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """The page's screenshot: taken on every run (it must render), written to docs/console/
+    only with CONSOLE_SCREENSHOTS=1, so a test run leaves the working tree as it was."""
+    image = page.screenshot(full_page=True)
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("CONSOLE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / f"{name}.png").write_bytes(image)
 
 
 def no_error(page: Any) -> None:
