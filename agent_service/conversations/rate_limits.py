@@ -2,12 +2,20 @@
 
 Each limit is a token bucket (``*_burst`` tokens, refilled at ``*_rate_per_second``) kept as a
 row of ``rate_buckets``, so every process charges the same bucket. The charge is one atomic
-upsert of both rows, run as the last statement of the transaction that stores the message
-(conversations/inbox.py):
+upsert of all the batch's bucket rows (after an insert of the buckets not there yet), run last
+in the transaction that stores the messages (conversations/inbox.py):
 
-- **No extra round trip and no extra transaction.** The refill and the take are arithmetic in
-  the statement's ``SET ... WHERE refilled >= 1``; the buckets that had room come back with
-  ``RETURNING``. Storing a message was a few statements in one transaction; it gains one more.
+- **Each delivery as of its arrival.** A batch's deliveries are charged as the bucket would
+  have taken them one by one when they arrived, not all at the moment of the store: when a
+  slow store or a busy event loop made deliveries queue (conversations/intake.py), charging
+  them at the store turned a legitimate stream under the rate into 429s (the PostgreSQL
+  sustained benchmark's 776). In the cell-rate form of the bucket (GCRA: a "theoretical
+  arrival time" per bucket, kept in the row's token form) a whole batch's deliveries pass iff
+  the bucket's time is at most a limit computed from their arrival times, and leave it at a
+  value computed the same way (``_Plan``), so one statement still charges the batch.
+- **No extra transaction.** The refill and the take are arithmetic in the statement's
+  ``SET ... WHERE``; the buckets that had room come back with ``RETURNING``. Storing a batch
+  gains two statements (the insert of new buckets and the charge), not two per message.
 - **Correct under concurrency.** On PostgreSQL the upsert locks the bucket rows and a racing
   transaction re-evaluates against the committed values, so two processes cannot both take
   the last token; SQLite has one writer at a time. Both rows are locked in one order
