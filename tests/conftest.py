@@ -32,7 +32,8 @@ START = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 # Set to a server URL (postgresql+asyncpg://user:pw@host/postgres) to run against PostgreSQL:
 # the demo is seeded once into a template database, and each test gets a copy of it.
 POSTGRES_URL = os.environ.get("AGENT_SERVICE_TEST_POSTGRES_URL")
-TEMPLATE_DB = "agent_service_template"
+# Sessions running at once on one server (several checkouts) each name their own template.
+TEMPLATE_DB = os.environ.get("AGENT_SERVICE_TEST_TEMPLATE_DB", "agent_service_template")
 
 
 class TickingClock:
