@@ -16,9 +16,12 @@ database could not be reached or was too busy (db/availability.py): each deliver
 out the same timeout again, one after the other, while the queue behind them grows. Those
 deliveries all get the error (the API answers 503 with Retry-After: nothing stored).
 
-A delivery is charged against the rate limits as of its arrival, not of its store: when a
-slow store made deliveries queue here, their store comes later and closer together than they
-arrived, and charging them as of the store turned the service's own backlog into 429s.
+A delivery delayed by the intake's own traffic (its request arrived while stores were in the
+database: a slow store, or an event loop busy with a backlog) is charged against the rate
+limits as of its request's arrival (core/arrival.py), not of its store: stored later and closer
+together than they arrived, such deliveries charged as of the store turned the service's own
+backlog into 429s (the PostgreSQL sustained benchmark). One that was not delayed is charged as
+of its store, a moment after its arrival (so a test's fixed clock stays consistent).
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent_service.conversations import inbox
 from agent_service.conversations.leases import TurnLeases
 from agent_service.conversations.rate_limits import RateLimits
+from agent_service.core.arrival import request_started
 from agent_service.db.availability import is_unavailable
 from agent_service.db.write_gate import WriteGate
 from agent_service.schemas.messages import InboundMessage
 
 log = logging.getLogger("agent_service.intake")
-# A delivery, the request waiting for its outcome, and when it was queued behind a store in
-# the database (the loop's clock; None: no store was in the database then).
+# A delivery, the request waiting for its outcome, and since when the intake's own traffic
+# delayed it (the loop's clock; None: it was not).
 _Queued = tuple[inbox.Arrival, "asyncio.Future[inbox.Received]", float | None]
 
 
@@ -61,8 +65,8 @@ class Intake:
     # (agent/turn.py): a spike's thousand workers wait without a query each.
     track_arrivals: bool = False
     _arrived: dict[str, tuple[int, datetime]] = field(default_factory=dict)
-    _last_store: datetime | None = None  # the service clock when the last store began
     _storing: bool = False  # a batch is in the database now
+    _stored_until: float = 0.0  # when the last store left the database (the loop's clock)
 
     def arrived(self, contact_row_id: str) -> tuple[int, datetime] | None:
         """New messages of the contact stored by this process, and the newest's ``sent_at``."""
@@ -74,12 +78,15 @@ class Intake:
         while self._flushing is not None:
             await asyncio.shield(self._flushing)
 
-    def _arrival(self, now: datetime, waited: float) -> datetime:
-        """When a delivery that ``waited`` seconds behind a store arrived, by the service
-        clock; never before the previous store began (what a delivery left over from a full
-        batch loses is small)."""
-        arrived = now - timedelta(seconds=max(0.0, waited))
-        return arrived if self._last_store is None else max(arrived, self._last_store)
+    def _delayed_since(self, queued: float) -> float | None:
+        """Since when (the loop's clock) the delivery queued now has been delayed by the
+        intake's own traffic: its request's arrival (or now) when a store was in the database
+        meanwhile; None when none was (it is charged as of its store, a moment away)."""
+        started = request_started.get()
+        since = queued if started is None else min(started, queued)
+        if self._storing or self._stored_until > since:
+            return since
+        return None
 
     def forget(self, contact_row_id: str) -> None:
         self._arrived.pop(contact_row_id, None)
@@ -99,8 +106,7 @@ class Intake:
         # Read even when the request was dropped: no "exception was never retrieved".
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         arrival = inbox.Arrival(workspace_id, inbound, respond_async, charge)
-        # Queued behind a store in the database: charged as of now, when it is stored.
-        self._queue.append((arrival, future, loop.time() if self._storing else None))
+        self._queue.append((arrival, future, self._delayed_since(loop.time())))
         if self._flushing is None:
             self._flushing = loop.create_task(self._flush())
         # The flush runs on if this request is dropped: the delivery is stored either way.
@@ -120,10 +126,10 @@ class Intake:
         arrivals = [
             arrival
             if queued is None
-            else replace(arrival, arrived=self._arrival(now, started - queued))
+            else replace(arrival, arrived=now - timedelta(seconds=max(0.0, started - queued)))
             for arrival, _, queued in batch
         ]
-        self._last_store, self._storing = now, True
+        self._storing = True
         try:
             outcomes = await inbox.receive_many(
                 self.sessions, arrivals, now, self.gate, self.limits, self.leases
@@ -147,7 +153,7 @@ class Intake:
                 await self._store([item])
             return
         finally:
-            self._storing = False
+            self._storing, self._stored_until = False, asyncio.get_running_loop().time()
         if self.track_arrivals:
             for arrival, outcome in zip(arrivals, outcomes, strict=True):
                 if isinstance(outcome, inbox.Received) and not outcome.duplicate:
