@@ -9,10 +9,11 @@ in the transaction that stores the messages (conversations/inbox.py):
   have taken them one by one when they arrived, not all at the moment of the store: when a
   slow store or a busy event loop made deliveries queue (conversations/intake.py), charging
   them at the store turned a legitimate stream under the rate into 429s (the PostgreSQL
-  sustained benchmark's 776). In the cell-rate form of the bucket (GCRA: a "theoretical
-  arrival time" per bucket, kept in the row's token form) a whole batch's deliveries pass iff
-  the bucket's time is at most a limit computed from their arrival times, and leave it at a
-  value computed the same way (``_Plan``), so one statement still charges the batch.
+  sustained benchmark's 776). In the time form of the bucket (GCRA: a "theoretical arrival
+  time" per bucket, kept in the row's token form) the bucket after a batch depends only on
+  the arrival times and the bucket before, and the capacity is checked as of the latest time
+  the bucket has seen (another replica may store later arrivals first), so one statement
+  still charges the batch (``_Plan``).
 - **No extra transaction.** The refill and the take are arithmetic in the statement's
   ``SET ... WHERE``; the buckets that had room come back with ``RETURNING``. Storing a batch
   gains two statements (the insert of new buckets and the charge), not two per message.
@@ -228,20 +229,27 @@ _SLACK = 1e-6  # seconds: float rounding of epoch times must not refuse an exact
 
 @dataclass
 class _Plan:
-    """One bucket's deliveries as a cell-rate schedule (GCRA, the token bucket's equivalent
-    in time): each delivery moves the bucket's "theoretical arrival time" ``tat`` to
-    ``max(tat, arrived) + 1/rate`` and passes when ``tat - arrived <= capacity/rate``. Taking
-    the deliveries one by one as they arrived needs only two numbers from the database's
-    ``tat0``: they all pass iff ``tat0 <= limit``, and then ``tat = max(tat0 + n/rate,
-    floor)``; ``limit`` and ``floor`` depend on the arrival times alone, so one statement
-    charges them all, whatever the time between their arrival and their store."""
+    """One bucket's deliveries in the bucket's time form (GCRA, the token bucket's equivalent):
+    a bucket is its "theoretical arrival time" ``tat``; a delivery that arrived at ``t`` moves
+    it to ``max(tat, t) + 1/rate``; the bucket is over its capacity at time ``u`` when
+    ``tat - u > capacity/rate``.
+
+    The deliveries are added as of their arrival, so that a backlog of the service's own
+    making (stored late and close together) is credited the refill of the time it waited. The
+    bucket's state after them does not depend on the order they are added in; so that a
+    replica storing late deliveries after another replica stored later ones is not refused
+    for it, the capacity is checked as of the latest time the bucket has seen (its stored
+    ``updated`` or their latest arrival), not as of each delivery's arrival. Within one batch
+    the deliveries are also checked one by one as they arrived (``of``), so a flood inside a
+    batch is refused as exactly as before. What the statement needs from the plan: ``floor``
+    (the bucket's time after them had it been full), their number and their latest arrival.
+    """
 
     deliveries: list[tuple[int, float]]  # (delivery, arrived), each of which could pass
     scope: str
     rate: float
     capacity: int
-    floor: float  # the bucket's tat after them, had it been full
-    limit: float  # the latest tat0 that lets every one of them through
+    floor: float
 
     @classmethod
     def of(
@@ -256,7 +264,7 @@ class _Plan:
         """The plan of the deliveries a full bucket lets through; the others are refused
         (with the wait from ``now``)."""
         step, depth = 1 / rate, capacity / rate
-        tat, kept, limit = -math.inf, [], math.inf
+        tat, kept = -math.inf, []
         for delivery, at in sorted(deliveries, key=lambda d: d[1]):
             after = max(tat, at) + step
             if after - at > depth + _SLACK:
@@ -265,8 +273,11 @@ class _Plan:
                 continue
             tat = after
             kept.append((delivery, at))
-            limit = min(limit, at + depth - len(kept) * step)
-        return cls(kept, key[1], rate, capacity, tat, limit)
+        return cls(kept, key[1], rate, capacity, tat)
+
+    @property
+    def latest(self) -> float:
+        return self.deliveries[-1][1] if self.deliveries else 0.0
 
     def row(self, key: Key) -> dict[str, Any]:
         """The parameters of ``_take``: the columns of the row offered carry the plan."""
@@ -275,21 +286,22 @@ class _Plan:
             "scope": key[1],
             "subject": key[2],
             "tokens": self.floor,
-            "updated": self.deliveries[-1][1] if self.deliveries else 0.0,
-            "rate": self.limit + _SLACK,
+            "updated": self.latest,
+            "rate": self.rate,
             "capacity": len(self.deliveries),
         }
 
     def refuse_past(self, bucket: Bucket, now: datetime, refused: dict[int, RateLimited]) -> None:
-        """The bucket as stored could not take all of them: refuse those it would have
-        refused one by one (at least one), each with the wait from ``now``."""
+        """The bucket as stored could not take all of them: refuse those it could not take
+        one by one (at least one), each with the wait from ``now``."""
         step, depth = 1 / self.rate, self.capacity / self.rate
         tat = bucket.updated + (self.capacity - bucket.tokens) * step
+        seen = bucket.updated
         before = len(refused)
         for delivery, at in self.deliveries:
             after = max(tat, at) + step
-            if after - at <= depth + _SLACK:
-                tat = after
+            if after - max(seen, at) <= depth + _SLACK:
+                tat, seen = after, max(seen, at)
                 continue
             wait = tat + step - depth - now.timestamp()
             refused.setdefault(delivery, RateLimited(self.scope, _whole_seconds(wait)))
@@ -328,13 +340,13 @@ def _take(
     contact_rate: float,
     contact_capacity: int,
 ) -> Any:
-    """Take a plan's deliveries from each (existing) bucket where its ``tat0 <= limit``.
+    """Take a plan's deliveries from each (existing) bucket that stays within its capacity.
 
     Built once per dialect and settings (they are numbers in the statement); the plans are
     bound per call as the row offered (``_ensure`` made the row exist, so the offer always
-    meets it): ``tokens`` is the plan's floor, ``updated`` its latest arrival, ``rate`` its
-    limit and ``capacity`` its number of deliveries. The row keeps the token form (``tokens``
-    at ``updated``) with the current settings.
+    meets it): ``tokens`` is the plan's floor, ``updated`` its latest arrival and ``capacity``
+    its number of deliveries. The row keeps the token form (``tokens`` at ``updated``) with
+    the current settings.
     """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, models.RateBucket.__table__)
@@ -364,7 +376,7 @@ def _take(
             "rate": rate,
             "capacity": capacity,
         },
-        where=tat0 <= plan.rate,
+        where=charged <= updated + capacity * step + literal_column(repr(_SLACK)),
     ).returning(
         old.workspace_id, old.scope, old.subject, old.tokens, old.updated, old.rate, old.capacity
     )
