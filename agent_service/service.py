@@ -20,7 +20,7 @@ from agent_service.core.config import Settings
 from agent_service.core.language import detect_language
 from agent_service.db import models
 from agent_service.db.migrate import upgrade
-from agent_service.db.session import create_engine
+from agent_service.db.session import create_engine, open_pool
 from agent_service.db.startup_lock import startup_lock
 from agent_service.db.write_gate import WriteGate
 from agent_service.knowledge_base.embeddings import QueryEmbeddings, build_embeddings
@@ -63,6 +63,8 @@ class Service:
             self.deps.knowledge.index.open()
             if self.settings.seed_demo:
                 await self._seed_demo()
+        if self.front_engine is not None:
+            await open_pool(self.front_engine)
 
     async def stop(self) -> None:
         await self.engine.dispose()

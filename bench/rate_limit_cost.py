@@ -23,7 +23,7 @@ import asyncio
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,27 +51,39 @@ class Timed(RateLimits):
     count = 0
 
     async def charge_many(
-        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+        self,
+        session: AsyncSession,
+        charges: Sequence[tuple[str, str, int]],
+        now: datetime,
+        arrived: Mapping[int, datetime] | None = None,
     ) -> tuple[Charged, dict[int, RateLimited]]:
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            return await self.charge_once(session, charges, now)
+            return await self.charge_once(session, charges, now, arrived)
         finally:
             self.wall += time.perf_counter() - wall
             self.cpu += time.process_time() - cpu
             self.count += 1
 
     async def charge_once(
-        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+        self,
+        session: AsyncSession,
+        charges: Sequence[tuple[str, str, int]],
+        now: datetime,
+        arrived: Mapping[int, datetime] | None = None,
     ) -> tuple[Charged, dict[int, RateLimited]]:
-        return await super().charge_many(session, charges, now)
+        return await super().charge_many(session, charges, now, arrived)
 
 
 class WindowLimits(Timed):
     """The alternative: count what the window already holds (limits set so nothing refuses)."""
 
     async def charge_once(
-        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+        self,
+        session: AsyncSession,
+        charges: Sequence[tuple[str, str, int]],
+        now: datetime,
+        arrived: Mapping[int, datetime] | None = None,
     ) -> tuple[Charged, dict[int, RateLimited]]:
         for workspace_id, contact_id, _ in charges:
             await self.count_window(session, workspace_id, contact_id, now)

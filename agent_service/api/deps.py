@@ -117,15 +117,25 @@ async def key_principal(
 ) -> Principal:
     """The bearer key's holder, read in the caller's session; 401 when it is missing, unknown
     or revoked."""
+    key = await session.scalar(
+        select(models.ApiKey).filter_by(key_hash=hash_key(bearer_key(credentials)))
+    )
+    return principal_of(key)
+
+
+def bearer_key(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The key sent; 401 when there is none."""
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    key = await session.scalar(
-        select(models.ApiKey).filter_by(key_hash=hash_key(credentials.credentials))
-    )
+    return credentials.credentials
+
+
+def principal_of(key: models.ApiKey | None) -> Principal:
+    """The holder of the key as read; 401 when it is unknown or revoked."""
     if key is None or key.revoked_at is not None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

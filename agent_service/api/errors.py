@@ -4,6 +4,7 @@ Every error body says what to fix in ``detail``."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -16,6 +17,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_service.core.errors import Conflict, DomainError, Invalid, NotFound
+from agent_service.db.availability import RETRY_AFTER_SECONDS, is_unavailable
+
+log = logging.getLogger("agent_service.api")
 
 
 class ErrorBody(BaseModel):
@@ -36,11 +40,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "The body or the text is too large."},
 }
 
-STILL_PROCESSING: dict[int | str, dict[str, Any]] = {
+DATABASE_BUSY: dict[int | str, dict[str, Any]] = {
     503: {
         "model": ErrorBody,
-        "description": "A repeat delivery whose first delivery is still being answered; retry "
-        "after Retry-After for the stored answer.",
+        "description": "The database could not be reached or was too busy: nothing was stored; "
+        "send the same request again after Retry-After. (Also: a repeat delivery whose first "
+        "delivery is still being answered.)",
         "headers": {
             "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
         },
@@ -121,6 +126,27 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         # prompt, say) is the service's fault: a 5xx, so the platform retries, as before.
         raise exc
     return JSONResponse(ErrorBody(detail=exc.detail).model_dump(), status_code=code)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database could not be reached or stayed busy past its timeout (a full pool, a
+    server at its connection limit, SQLite locked): 503 with Retry-After, not a 500; nothing
+    was stored, so the same request may simply come again. Any other database error is a bug:
+    re-raised, a 500."""
+    if not is_unavailable(exc):
+        raise exc
+    log.warning(
+        "database unavailable: answered 503",
+        extra={"fields": {"path": request.url.path, "error": repr(exc)[:300]}},
+    )
+    return JSONResponse(
+        ErrorBody(
+            detail="the database is too busy to take this request now; nothing was stored: "
+            f"send it again after {RETRY_AFTER_SECONDS} s"
+        ).model_dump(),
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def index_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
-from agent_service.agent.deps import AgentDeps
-from agent_service.api.deps import bearer, check_roles, key_principal
-from agent_service.delivery import callback_settings
+from agent_service.api.deps import bearer, bearer_key, check_roles, principal_of
+from agent_service.api.key_reads import KeyReads
 from agent_service.delivery.signature import HEADER, is_valid
-from agent_service.workspaces.api_keys import Principal
+from agent_service.workspaces.api_keys import Principal, hash_key
 
 
 async def signed_channel_key(
@@ -20,14 +19,14 @@ async def signed_channel_key(
 ) -> Principal:
     """A channel key, and when the workspace has a signing secret, a valid body signature.
 
-    Checked before the body is parsed or anything is stored. One dependency and one session
-    for the key and the workspace's delivery settings: this runs for every message, and each
-    dependency FastAPI resolves costs more than the query it wraps.
+    Checked before the body is parsed or anything is stored. One dependency, and the key and
+    the workspace's delivery settings read with those of every request of the same tick
+    (api/key_reads.py): this runs for every message, and each dependency FastAPI resolves costs
+    more than the query it wraps.
     """
-    deps: AgentDeps = request.app.state.agent_deps
-    async with deps.front() as session:
-        principal = check_roles(await key_principal(session, credentials), ("channel",))
-        settings = await callback_settings.read(session, principal.workspace_id)
+    reads: KeyReads = request.app.state.key_reads
+    key, settings = await reads.read(hash_key(bearer_key(credentials)))
+    principal = check_roles(principal_of(key), ("channel",))
     request.state.delivery_settings = settings  # the route needs them too
     if settings is None or not settings.signing_secret:
         return principal

@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SqlTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent_service.agent.turn import StillProcessing
@@ -14,11 +16,13 @@ from agent_service.api.docs import offline_docs_app, summarise
 from agent_service.api.errors import (
     BodySizeLimit,
     ErrorBody,
+    database_unavailable,
     domain_error,
     http_error,
     index_unavailable,
 )
 from agent_service.api.input_guard import InputGuard
+from agent_service.api.key_reads import KeyReads
 from agent_service.api.request_id import RequestId
 from agent_service.api.routes import (
     approvals,
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             print(f"demo workspace {DEMO_WORKSPACE_ID}: {role} key {plain}", flush=True)
         app.state.service = svc
         app.state.agent_deps = svc.deps
+        app.state.key_reads = KeyReads(svc.deps.front)  # the message route's keys, per tick
         workers = DeliveryWorkers(svc.deps)  # Start-up recovery, callback dispatcher
         await workers.start()
         follow_up_task = start_follow_up_loop(app.state, svc.deps)
@@ -113,6 +118,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.add_exception_handler(StarletteHTTPException, http_error)
     # Not found, conflict, invalid: mapped here once instead of in each route.
     app.add_exception_handler(DomainError, domain_error)
+    # A database that cannot take the request now: 503 and Retry-After (others stay 500s).
+    app.add_exception_handler(SqlTimeout, database_unavailable)
+    app.add_exception_handler(DBAPIError, database_unavailable)
 
     @app.exception_handler(RateLimited)
     async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:

@@ -13,6 +13,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent_service.core.arrival import request_started
 from agent_service.core.logs import request_id
 
 log = logging.getLogger("agent_service.http")
@@ -30,6 +31,7 @@ class RequestId:
         given = dict(scope.get("headers") or {}).get(b"x-request-id", b"").decode("latin-1")
         rid = given if _SANE.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)
+        arrived = request_started.set(time.monotonic())
         started, status = time.perf_counter(), 500
 
         async def send_with_id(message: Message) -> None:
@@ -57,3 +59,4 @@ class RequestId:
                 },
             )
             request_id.reset(token)
+            request_started.reset(arrived)

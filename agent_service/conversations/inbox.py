@@ -20,6 +20,7 @@ from agent_service.core.clock import stored_datetime
 from agent_service.core.ids import new_id
 from agent_service.core.search import contact_search_text
 from agent_service.db import models
+from agent_service.db.availability import is_unavailable
 from agent_service.db.write_gate import WriteGate
 from agent_service.delivery.outbox import ensure_callback, new_callback
 from agent_service.lifecycle.history import add_stage_change
@@ -42,12 +43,20 @@ class Received:
 
 @dataclass(frozen=True)
 class Arrival:
-    """One delivery to store: ``charge`` it against the rate limits (the API's deliveries)."""
+    """One delivery to store: ``charge`` it against the rate limits (the API's deliveries).
+
+    ``arrived``: when it arrived, if it waited to be stored (queued behind a slow store): it
+    is charged as of its arrival, so a backlog of the service's own making never looks like a
+    flood to the rate limits."""
 
     workspace_id: str
     inbound: InboundMessage
     respond_async: bool = False
     charge: bool = False
+    arrived: datetime | None = None
+
+    def arrived_by(self, now: datetime) -> datetime:
+        return now if self.arrived is None else min(self.arrived, now)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -108,10 +117,11 @@ async def receive_many(
             # others again without them.
             for index, error in refused.errors.items():
                 outcomes[index] = error
-        except (IntegrityError, OperationalError):
-            # A concurrent delivery stored the same message or contact first (or another
-            # process kept the database busy past its timeout): look again.
-            if attempt == 5:
+        except (IntegrityError, OperationalError) as error:
+            # A concurrent delivery stored the same message or contact first: look again. Not
+            # when the database could not be reached or stayed busy past its timeout: the next
+            # attempt would wait as long again (db/availability.py; the API answers 503).
+            if attempt == 5 or is_unavailable(error):
                 raise
     else:
         raise AssertionError("unreachable: every round refuses at least one delivery")
@@ -166,7 +176,9 @@ async def _receive_batch(
             continue
         if limits is not None and arrival.charge:
             try:
-                limits.refuse_if_known_empty(arrival.workspace_id, arrival.inbound.contact.id, now)
+                limits.refuse_if_known_empty(
+                    arrival.workspace_id, arrival.inbound.contact.id, arrival.arrived_by(now)
+                )
             except RateLimited as known_empty:
                 done[i] = known_empty
                 continue
@@ -226,7 +238,8 @@ async def _receive_batch(
                 for i in new
                 if arrivals[i].charge
             ]
-            charged, refused = await limits.charge_many(session, charges, now)
+            arrived = {i: arrivals[i].arrived_by(now) for i in new if arrivals[i].arrived}
+            charged, refused = await limits.charge_many(session, charges, now, arrived)
             if refused:
                 raise _Refused(refused)
     if limits is not None and charged is not None:

@@ -2,12 +2,21 @@
 
 Each limit is a token bucket (``*_burst`` tokens, refilled at ``*_rate_per_second``) kept as a
 row of ``rate_buckets``, so every process charges the same bucket. The charge is one atomic
-upsert of both rows, run as the last statement of the transaction that stores the message
-(conversations/inbox.py):
+upsert of all the batch's bucket rows (after an insert of the buckets not there yet), run last
+in the transaction that stores the messages (conversations/inbox.py):
 
-- **No extra round trip and no extra transaction.** The refill and the take are arithmetic in
-  the statement's ``SET ... WHERE refilled >= 1``; the buckets that had room come back with
-  ``RETURNING``. Storing a message was a few statements in one transaction; it gains one more.
+- **Each delivery as of its arrival.** A batch's deliveries are charged as the bucket would
+  have taken them one by one when they arrived, not all at the moment of the store: when a
+  slow store or a busy event loop made deliveries queue (conversations/intake.py), charging
+  them at the store turned a legitimate stream under the rate into 429s (the PostgreSQL
+  sustained benchmark's 776). In the time form of the bucket (GCRA: a "theoretical arrival
+  time" per bucket, kept in the row's token form) the bucket after a batch depends only on
+  the arrival times and the bucket before, and the capacity is checked as of the latest time
+  the bucket has seen (another replica may store later arrivals first), so one statement
+  still charges the batch (``_Plan``).
+- **No extra transaction.** The refill and the take are arithmetic in the statement's
+  ``SET ... WHERE``; the buckets that had room come back with ``RETURNING``. Storing a batch
+  gains two statements (the insert of new buckets and the charge), not two per message.
 - **Correct under concurrency.** On PostgreSQL the upsert locks the bucket rows and a racing
   transaction re-evaluates against the committed values, so two processes cannot both take
   the last token; SQLite has one writer at a time. Both rows are locked in one order
@@ -42,13 +51,13 @@ the database, and refuses a flood from one contact before its write transaction.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, or_, select
+from sqlalchemy import Table, and_, case, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -133,48 +142,45 @@ class RateLimits:
                 raise RateLimited(key[1], _whole_seconds(wait))
 
     async def charge_many(
-        self, session: AsyncSession, charges: Sequence[tuple[str, str, int]], now: datetime
+        self,
+        session: AsyncSession,
+        charges: Sequence[tuple[str, str, int]],
+        now: datetime,
+        arrived: Mapping[int, datetime] | None = None,
     ) -> tuple[Charged, dict[int, RateLimited]]:
         """Charge a batch of deliveries, ``(workspace id, contact id, delivery)`` in arrival
-        order, in the caller's transaction: each bucket takes as many tokens as it has
-        deliveries, in one statement for all of them.
+        order, in the caller's transaction: each delivery at the moment it ``arrived`` (default
+        ``now``), each bucket in one statement for all its deliveries.
 
-        Returns what was taken, and the deliveries refused (the latest of a bucket that had
-        fewer tokens than deliveries). When any is refused the caller's transaction must roll
-        back and store the others again without them: the statement took nothing from a
-        bucket short of tokens, but the other buckets' tokens were taken.
+        Returns what was taken, and the deliveries refused (those a bucket taking the
+        deliveries one by one, as they arrived, would have refused). When any is refused the
+        caller's transaction must roll back and store the others again without them: the
+        statement took nothing from a bucket short of tokens, but the other buckets' tokens
+        were taken.
         """
-        at = now.timestamp()
-        wanted: dict[Key, list[int]] = {}
-        settings: dict[Key, tuple[float, int]] = {}
+        wanted: dict[Key, list[tuple[int, float]]] = {}
         for workspace_id, contact_id, delivery in charges:
-            for key, rate, capacity in self._limits(workspace_id, contact_id):
-                wanted.setdefault(key, []).append(delivery)
-                settings[key] = (rate, capacity)
+            at = (arrived or {}).get(delivery, now).timestamp()
+            for key in self._keys(workspace_id, contact_id):
+                wanted.setdefault(key, []).append((delivery, at))
         refused: dict[int, RateLimited] = {}
-        for key, deliveries in wanted.items():  # more than a full bucket can never pass
-            rate, capacity = settings[key]
-            for delivery in deliveries[capacity:]:
-                refused.setdefault(delivery, RateLimited(key[1], _whole_seconds(1 / rate)))
+        plans: dict[Key, _Plan] = {}
+        for key, deliveries in wanted.items():  # what a full bucket could never let through
+            plans[key] = _Plan.of(key, deliveries, *self._setting(key[1]), now, refused)
         if refused or not wanted:
             return Charged({}), refused
         # One order for every writer (workspaces, then contacts), so that two transactions
         # locking bucket rows never wait for each other crosswise.
         order = sorted(wanted, key=lambda key: (key[1] != WORKSPACE, key))
-        rows = [
-            {
-                "workspace_id": key[0],
-                "scope": key[1],
-                "subject": key[2],
-                "tokens": float(settings[key][1] - len(wanted[key])),
-                "updated": at,
-                "rate": settings[key][0],
-                "capacity": settings[key][1],
-            }
-            for key in order
-        ]
         dialect = session.get_bind().dialect.name
-        result = await session.execute(_take(dialect), rows)
+        await session.execute(
+            _ensure(dialect),
+            [_full_row(key, *self._setting(key[1])) for key in order],
+        )
+        result = await session.execute(
+            _take(dialect, *self._setting(WORKSPACE), *self._setting(CONTACT)),
+            [plans[key].row(key) for key in order],
+        )
         taken = {(row.workspace_id, row.scope, row.subject): _bucket(row) for row in result}
         short = [key for key in order if key not in taken]
         if not short:
@@ -182,18 +188,22 @@ class RateLimits:
         seen = await _read(session, short)
         for key in short:
             bucket = seen.get(key)
-            deliveries = wanted[key]
+            plan = plans[key]
             if bucket is None:  # gone meanwhile: refuse the latest, the rest goes again
-                refused.setdefault(deliveries[-1], RateLimited(key[1], 1))
+                refused.setdefault(plan.deliveries[-1][0], RateLimited(key[1], 1))
                 continue
             self._remember(key, bucket)
-            room = min(len(deliveries) - 1, max(0, math.floor(bucket.tokens_at(at))))
-            left = Bucket(bucket.tokens_at(at) - room, at, bucket.rate, bucket.capacity)
-            for delivery in deliveries[room:]:
-                refused.setdefault(
-                    delivery, RateLimited(key[1], _whole_seconds(left.wait_seconds(at)))
-                )
+            plan.refuse_past(bucket, now, refused)
         return Charged({}), refused
+
+    def _keys(self, workspace_id: str, contact_id: str) -> list[Key]:
+        return [(workspace_id, WORKSPACE, ""), (workspace_id, CONTACT, contact_id)]
+
+    def _setting(self, scope: str) -> tuple[float, int]:
+        s = self.settings
+        if scope == WORKSPACE:
+            return s.workspace_rate_per_second, s.workspace_burst
+        return s.contact_rate_per_second, s.contact_burst
 
     def remember(self, charged: Charged) -> None:
         for key, bucket in charged.buckets.items():
@@ -214,31 +224,159 @@ def _bucket(row: Any) -> Bucket:
     return Bucket(float(row.tokens), float(row.updated), float(row.rate), int(row.capacity))
 
 
-@cache
-def _take(dialect: str) -> Any:
-    """INSERT the buckets full minus the tokens wanted, or refill and take them where they are
-    there.
+_SLACK = 1e-6  # seconds: float rounding of epoch times must not refuse an exact fit
 
-    Built once per dialect; the rows are bound per call. ``excluded`` is the row offered:
-    its ``updated`` is now and its ``rate``/``capacity`` are the current settings.
+
+@dataclass
+class _Plan:
+    """One bucket's deliveries in the bucket's time form (GCRA, the token bucket's equivalent):
+    a bucket is its "theoretical arrival time" ``tat``; a delivery that arrived at ``t`` moves
+    it to ``max(tat, t) + 1/rate``; the bucket is over its capacity at time ``u`` when
+    ``tat - u > capacity/rate``.
+
+    The deliveries are added as of their arrival, so that a backlog of the service's own
+    making (stored late and close together) is credited the refill of the time it waited. The
+    bucket's state after them does not depend on the order they are added in; so that a
+    replica storing late deliveries after another replica stored later ones is not refused
+    for it, the capacity is checked as of the latest time the bucket has seen (its stored
+    ``updated`` or their latest arrival), not as of each delivery's arrival. Within one batch
+    the deliveries are also checked one by one as they arrived (``of``), so a flood inside a
+    batch is refused as exactly as before. What the statement needs from the plan: ``floor``
+    (the bucket's time after them had it been full), their number and their latest arrival.
+    """
+
+    deliveries: list[tuple[int, float]]  # (delivery, arrived), each of which could pass
+    scope: str
+    rate: float
+    capacity: int
+    floor: float
+
+    @classmethod
+    def of(
+        cls,
+        key: Key,
+        deliveries: list[tuple[int, float]],
+        rate: float,
+        capacity: int,
+        now: datetime,
+        refused: dict[int, RateLimited],
+    ) -> _Plan:
+        """The plan of the deliveries a full bucket lets through; the others are refused
+        (with the wait from ``now``)."""
+        step, depth = 1 / rate, capacity / rate
+        tat, kept = -math.inf, []
+        for delivery, at in sorted(deliveries, key=lambda d: d[1]):
+            after = max(tat, at) + step
+            if after - at > depth + _SLACK:
+                wait = tat + step - depth - now.timestamp()
+                refused.setdefault(delivery, RateLimited(key[1], _whole_seconds(wait)))
+                continue
+            tat = after
+            kept.append((delivery, at))
+        return cls(kept, key[1], rate, capacity, tat)
+
+    @property
+    def latest(self) -> float:
+        return self.deliveries[-1][1] if self.deliveries else 0.0
+
+    def row(self, key: Key) -> dict[str, Any]:
+        """The parameters of ``_take``: the columns of the row offered carry the plan."""
+        return {
+            "workspace_id": key[0],
+            "scope": key[1],
+            "subject": key[2],
+            "tokens": self.floor,
+            "updated": self.latest,
+            "rate": self.rate,
+            "capacity": len(self.deliveries),
+        }
+
+    def refuse_past(self, bucket: Bucket, now: datetime, refused: dict[int, RateLimited]) -> None:
+        """The bucket as stored could not take all of them: refuse those it could not take
+        one by one (at least one), each with the wait from ``now``."""
+        step, depth = 1 / self.rate, self.capacity / self.rate
+        tat = bucket.updated + (self.capacity - bucket.tokens) * step
+        seen = bucket.updated
+        before = len(refused)
+        for delivery, at in self.deliveries:
+            after = max(tat, at) + step
+            if after - max(seen, at) <= depth + _SLACK:
+                tat, seen = after, max(seen, at)
+                continue
+            wait = tat + step - depth - now.timestamp()
+            refused.setdefault(delivery, RateLimited(self.scope, _whole_seconds(wait)))
+        if len(refused) == before and self.deliveries:
+            refused.setdefault(self.deliveries[-1][0], RateLimited(self.scope, 1))
+
+
+def _full_row(key: Key, rate: float, capacity: int) -> dict[str, Any]:
+    """A bucket that has always been full (``updated`` 0), for ``_ensure``."""
+    return {
+        "workspace_id": key[0],
+        "scope": key[1],
+        "subject": key[2],
+        "tokens": float(capacity),
+        "updated": 0.0,
+        "rate": rate,
+        "capacity": capacity,
+    }
+
+
+@cache
+def _ensure(dialect: str) -> Any:
+    """INSERT the buckets that do not exist yet, full; an existing row is left as it is (and
+    not locked)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(cast(Table, models.RateBucket.__table__)).on_conflict_do_nothing(
+        index_elements=["workspace_id", "scope", "subject"]
+    )
+
+
+@cache
+def _take(
+    dialect: str,
+    workspace_rate: float,
+    workspace_capacity: int,
+    contact_rate: float,
+    contact_capacity: int,
+) -> Any:
+    """Take a plan's deliveries from each (existing) bucket that stays within its capacity.
+
+    Built once per dialect and settings (they are numbers in the statement); the plans are
+    bound per call as the row offered (``_ensure`` made the row exist, so the offer always
+    meets it): ``tokens`` is the plan's floor, ``updated`` its latest arrival and ``capacity``
+    its number of deliveries. The row keeps the token form (``tokens`` at ``updated``) with
+    the current settings.
     """
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, models.RateBucket.__table__)
     offered = insert(table)
-    new, old = offered.excluded, table.c
-    cost = new.capacity - new.tokens  # the row offered is a full bucket less the tokens wanted
-    elapsed = case((new.updated > old.updated, new.updated - old.updated), else_=0.0)
-    filled = old.tokens + elapsed * new.rate
-    refilled = case((filled > new.capacity, new.capacity), else_=filled)
+    plan, old = offered.excluded, table.c
+
+    def setting(workspace: float, contact: float) -> Any:
+        """The number of the bucket's scope, written into the statement."""
+        return case(
+            (old.scope == WORKSPACE, literal_column(repr(workspace))),
+            else_=literal_column(repr(contact)),
+        )
+
+    rate = setting(workspace_rate, contact_rate)
+    step = setting(1 / workspace_rate, 1 / contact_rate)
+    capacity = setting(workspace_capacity, contact_capacity)
+    tat0 = old.updated + (capacity - old.tokens) * step
+    charged = tat0 + plan.capacity * step
+    tat = case((charged > plan.tokens, charged), else_=plan.tokens)
+    updated = case((plan.updated > old.updated, plan.updated), else_=old.updated)
+    left = capacity - (tat - updated) * rate
     return offered.on_conflict_do_update(
         index_elements=["workspace_id", "scope", "subject"],
         set_={
-            "tokens": refilled - cost,
-            "updated": case((new.updated > old.updated, new.updated), else_=old.updated),
-            "rate": new.rate,
-            "capacity": new.capacity,
+            "tokens": case((left > capacity, capacity), else_=left),
+            "updated": updated,
+            "rate": rate,
+            "capacity": capacity,
         },
-        where=refilled >= cost,
+        where=charged <= updated + capacity * step + literal_column(repr(_SLACK)),
     ).returning(
         old.workspace_id, old.scope, old.subject, old.tokens, old.updated, old.rate, old.capacity
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
 from sqlalchemy import event, make_url
@@ -37,6 +38,17 @@ def create_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
     return create_async_engine(
         url, pool_size=pool_size or 20, max_overflow=0 if pool_size else 20, pool_pre_ping=True
     )
+
+
+async def open_pool(engine: AsyncEngine) -> None:
+    """Open all of a fixed pool's connections now and keep them (a pool keeps what it opened).
+
+    The front door's few connections are opened at start, not at the first spike: a database
+    server shared with other services, at its connection limit by then ("too many clients"),
+    would otherwise refuse the very connections that store messages."""
+    async with AsyncExitStack() as stack:
+        for _ in range(engine.sync_engine.pool.size()):  # type: ignore[attr-defined]
+            await stack.enter_async_context(engine.connect())
 
 
 SessionFactory = async_sessionmaker

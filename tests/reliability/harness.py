@@ -49,11 +49,15 @@ def live_server(
     data_dir: Path,
     chat_model: BaseChatModel | None = None,
     clock: Callable[[], datetime] = utc_now,
+    prepare: Callable[[Service], None] | None = None,
     **overrides: Any,
 ) -> Iterator[LiveServer]:
-    """The full app on 127.0.0.1 at a free port, with its lifespan (recovery, dispatcher)."""
+    """The full app on 127.0.0.1 at a free port, with its lifespan (recovery, dispatcher).
+    ``prepare`` changes the service before it starts (a smaller pool, an injected fault)."""
     settings = make_settings(data_dir, **overrides)
     service = build_service(settings, chat_model=chat_model, clock=clock)
+    if prepare is not None:
+        prepare(service)
     config = uvicorn.Config(
         create_app(settings, service=service), host="127.0.0.1", port=0, log_level="warning"
     )

@@ -5,7 +5,12 @@ from fastapi.responses import JSONResponse
 
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.turn import accept_message, run_turn
-from agent_service.api.errors import ERROR_RESPONSES, RATE_LIMITED, STILL_PROCESSING, ErrorBody
+from agent_service.api.errors import (
+    DATABASE_BUSY,
+    ERROR_RESPONSES,
+    RATE_LIMITED,
+    ErrorBody,
+)
 from agent_service.api.inbound_signature import SignedChannelKey
 from agent_service.delivery import callback_settings
 from agent_service.schemas.delivery import MessageAccepted
@@ -27,7 +32,7 @@ ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post(
     "",
     response_model=MessageResponse,
-    responses={**ERROR_RESPONSES, **ASYNC_RESPONSES, **RATE_LIMITED, **STILL_PROCESSING},
+    responses={**ERROR_RESPONSES, **ASYNC_RESPONSES, **RATE_LIMITED, **DATABASE_BUSY},
 )
 async def post_message(
     request: Request,
