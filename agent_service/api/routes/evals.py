@@ -139,8 +139,16 @@ async def get_eval_run_results(
 
 @router.get(
     "/runs/{run_id}/report.html",
-    response_class=HTMLResponse,
-    responses={**ERROR_RESPONSES, **NOT_FOUND, **NOT_FINISHED},
+    # No response_class: it would document the errors (JSON) as text/html too.
+    responses={
+        **ERROR_RESPONSES,
+        **NOT_FOUND,
+        **NOT_FINISHED,
+        200: {
+            "content": {"text/html": {"schema": {"type": "string"}}},
+            "description": "The report as one self-contained HTML page.",
+        },
+    },
 )
 async def get_eval_run_html(run_id: str, principal: QaKey, session: SessionDep) -> HTMLResponse:
     """The HTML report of a finished run (the CLI's `report.html`): summary, pass^k chart and
