@@ -33,10 +33,9 @@ from agent_service.channels.platform import (
     clip,
     from_unix,
     handoff,
-    reply_text,
+    reply_parts,
     same,
 )
-from agent_service.channels.splitting import split_text
 from agent_service.schemas.contacts import ContactEventIn
 from agent_service.schemas.messages import (
     Channel,
@@ -230,8 +229,7 @@ def steps(
         f"/conversations/{route.get('conversation_id')}"
     )
     headers = {"api_access_token": connection.get("api_access_token")}
-    text, passed = reply_text(response), handoff(response)
-    parts = split_text(text, TEXT_LIMIT) if text else []
+    parts, passed = reply_parts(response, TEXT_LIMIT), handoff(response)
     found = [
         Step(
             url=f"{base}/messages",

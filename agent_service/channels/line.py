@@ -26,10 +26,9 @@ from agent_service.channels.platform import (
     clip,
     from_unix,
     hmac_sha256,
-    reply_text,
+    reply_parts,
     same,
 )
-from agent_service.channels.splitting import split_text
 from agent_service.schemas.messages import ContactIn, InboundMessage, MessageResponse, ReplyRoute
 
 TEXT_LIMIT = 5000
@@ -88,10 +87,9 @@ def steps(
     first_attempt: bool,
     now: datetime,
 ) -> list[Step]:
-    text = reply_text(response)
-    if text is None:
+    parts = reply_parts(response, TEXT_LIMIT)
+    if not parts:
         return []
-    parts = split_text(text, TEXT_LIMIT)
     groups = [parts[i : i + PER_REQUEST] for i in range(0, len(parts), PER_REQUEST)]
     headers = {"Authorization": f"Bearer {connection.get('channel_access_token')}"}
     push_url = f"{connection.api_base_url}/v2/bot/message/push"

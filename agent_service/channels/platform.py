@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from agent_service.channels.splitting import split_text
 from agent_service.schemas.contacts import ContactEventIn
 from agent_service.schemas.messages import HandoffAction, InboundMessage, MessageResponse
 
@@ -51,12 +52,12 @@ def same(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 
 
-def reply_text(response: MessageResponse) -> str | None:
-    """The text to send: a reply's, or nothing (silent while a human owns the conversation;
-    merged into a later message's reply)."""
+def reply_parts(response: MessageResponse, limit: int) -> list[str]:
+    """The reply cut into the platform's messages of at most ``limit`` characters, or none
+    (silent while a human owns the conversation; merged into a later message's reply)."""
     if response.status != "replied" or response.reply is None:
-        return None
-    return response.reply.text if response.reply.text.strip() else None
+        return []
+    return split_text(response.reply.text, limit)
 
 
 def handoff(response: MessageResponse) -> HandoffAction | None:

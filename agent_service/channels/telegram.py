@@ -20,10 +20,9 @@ from agent_service.channels.platform import (
     as_dict,
     clip,
     from_unix,
-    reply_text,
+    reply_parts,
     same,
 )
-from agent_service.channels.splitting import split_text
 from agent_service.schemas.messages import ContactIn, InboundMessage, MessageResponse, ReplyRoute
 
 TEXT_LIMIT = 4096
@@ -99,11 +98,10 @@ def steps(
     first_attempt: bool,
     now: datetime,
 ) -> list[Step]:
-    text = reply_text(response)
-    if text is None:
+    parts = reply_parts(response, TEXT_LIMIT)
+    if not parts:
         return []
     url = f"{connection.api_base_url}/bot{connection.get('bot_token')}/sendMessage"
-    parts = split_text(text, TEXT_LIMIT)
     return [
         Step(
             url=url,

@@ -26,10 +26,9 @@ from agent_service.channels.platform import (
     clip,
     from_unix,
     hmac_sha256,
-    reply_text,
+    reply_parts,
     same,
 )
-from agent_service.channels.splitting import split_text
 from agent_service.schemas.messages import ContactIn, InboundMessage, MessageResponse, ReplyRoute
 
 GRAPH_VERSION = "v21.0"
@@ -140,12 +139,11 @@ def steps(
     first_attempt: bool,
     now: datetime,
 ) -> list[Step]:
-    text = reply_text(response)
-    if text is None:
+    parts = reply_parts(response, TEXT_LIMIT)
+    if not parts:
         return []
     url = f"{connection.api_base_url}/{GRAPH_VERSION}/{connection.get('phone_number_id')}/messages"
     headers = {"Authorization": f"Bearer {connection.get('access_token')}"}
-    parts = split_text(text, TEXT_LIMIT)
     return [
         Step(
             url=url,
