@@ -119,10 +119,14 @@ def build_service(
     """Everything ``run_turn`` needs; a given chat model replaces the configured one."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keep_rollups_current()  # report roll-ups are written with the rows they follow
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     # The front door's own small pool: acknowledging a message never queues behind turns.
-    front_engine = create_engine(settings.resolved_database_url, pool_size=4)
+    front_engine = create_engine(settings.resolved_database_url, pool_size=settings.front_pool_size)
     embeddings = build_embeddings(settings)
     model = chat_model if chat_model is not None else build_chat_model(settings)
     model_name = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -21,7 +22,7 @@ from agent_service.cli.chroma_server import (
     die_with_parent,
 )
 from agent_service.cli.kb import app as kb_app
-from agent_service.core.config import REPO_ROOT, get_settings
+from agent_service.core.config import REPO_ROOT, Settings, get_settings
 from agent_service.core.logs import configure_logging
 from agent_service.core.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
@@ -47,6 +48,8 @@ def serve(
 
     settings = get_settings()
     count = workers if workers is not None else settings.workers
+    configure_logging(settings.log_level, settings.log_json)
+    _warn_connection_budget(settings, processes=count)
     # Requests are logged as JSON (with request id) by the app itself, not by uvicorn.
     options: dict[str, Any] = {
         "host": host,
@@ -67,7 +70,6 @@ def serve(
     # database's start-up lock (db/startup_lock.py). The health ping is answered by a thread
     # that needs the GIL: give a worker warming up its models on a busy machine time to answer.
     options |= {"workers": count, "factory": True, "timeout_worker_healthcheck": 30}
-    configure_logging(settings.log_level, settings.log_json)
     with contextlib.ExitStack() as stack:
         # The workers' metrics meet in one directory; a scrape sums them (core/metrics.py).
         os.environ[MULTIPROC_ENV] = str(stack.enter_context(_metrics_dir()))
@@ -78,6 +80,25 @@ def serve(
             os.environ["AGENT_SERVICE_CHROMA_HOST"] = address.host
             os.environ["AGENT_SERVICE_CHROMA_PORT"] = str(address.port)
         uvicorn.run("agent_service.cli.main:worker_app", **options)
+
+
+def _warn_connection_budget(settings: Settings, processes: int) -> None:
+    """Log a warning when the processes' database pools could exceed PostgreSQL's limit."""
+    from agent_service.db.session import connection_budget_warning, connections_per_process
+
+    url = settings.resolved_database_url
+    needed = processes * connections_per_process(
+        url, settings.database_pool_size, settings.database_max_overflow, settings.front_pool_size
+    )
+    try:
+        warning = asyncio.run(connection_budget_warning(url, needed))
+    except Exception as exc:  # the service's own start reports an unreachable database
+        logging.getLogger("agent_service.serve").warning(
+            "could not check the database's connection limit: %s", exc
+        )
+        return
+    if warning:
+        logging.getLogger("agent_service.serve").warning(warning)
 
 
 @contextlib.contextmanager

@@ -27,6 +27,22 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; SQLite under data_dir when unset."
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="Database connections each process keeps for turns, admin and background work.",
+    )
+    database_max_overflow: int = Field(
+        default=20,
+        ge=0,
+        description="PostgreSQL only: connections a process may open beyond the pool for a "
+        "moment of load (SQLite has none).",
+    )
+    front_pool_size: int = Field(
+        default=4,
+        ge=1,
+        description="Each process's own connections for storing and acknowledging messages.",
+    )
     prompts_dir: Path = Field(
         default=REPO_ROOT / "prompts", description="Default prompt files for new workspaces."
     )

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from agent_service.db.sqlite_connection import one_trip_connector
 
 
-def create_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
-    """An engine tuned for concurrent turns: WAL and a busy timeout on SQLite."""
+def create_engine(url: str, pool_size: int = 20, max_overflow: int = 0) -> AsyncEngine:
+    """An engine tuned for concurrent turns: WAL and a busy timeout on SQLite.
+
+    ``max_overflow`` applies to PostgreSQL only."""
     if url.startswith("sqlite"):
         # A burst of turns queues for connections; wait rather than fail the turn. No
         # overflow: a connection opened for a moment costs a thread start and four pragmas,
@@ -20,7 +22,7 @@ def create_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
         engine = create_async_engine(
             url,
             async_creator=one_trip_connector(make_url(url).database or "", timeout=30),
-            pool_size=pool_size or 20,
+            pool_size=pool_size,
             max_overflow=0,
             pool_timeout=120,
         )
@@ -36,7 +38,7 @@ def create_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
 
         return engine
     return create_async_engine(
-        url, pool_size=pool_size or 20, max_overflow=0 if pool_size else 20, pool_pre_ping=True
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
     )
 
 
@@ -52,3 +54,52 @@ async def open_pool(engine: AsyncEngine) -> None:
 
 
 SessionFactory = async_sessionmaker
+
+
+def connections_per_process(url: str, pool_size: int, max_overflow: int, front: int) -> int:
+    """The most database connections one process of the service opens."""
+    return pool_size + front + (0 if url.startswith("sqlite") else max_overflow)
+
+
+async def connection_budget_warning(url: str, needed: int) -> str | None:
+    """On PostgreSQL, a warning when ``needed`` connections (every process's pools at their
+    fullest) would not fit in the server's ``max_connections`` less its reserved slots and the
+    connections other clients hold now; None when they fit, or on SQLite.
+
+    Past the limit the server refuses new connections ("too many clients") and the service
+    answers 503 under load, so say so at start-up, with the settings that fix it."""
+    if url.startswith("sqlite"):
+        return None
+    from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            limit = int((await connection.execute(text("SHOW max_connections"))).scalar_one())
+            reserved = int(
+                (await connection.execute(text("SHOW superuser_reserved_connections"))).scalar_one()
+            )
+            in_use = int(
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity"
+                            " WHERE backend_type = 'client backend'"
+                        )
+                    )
+                ).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+    # This check's own connection is counted in ``in_use`` and closes now.
+    available = limit - reserved - max(in_use - 1, 0)
+    if needed <= available:
+        return None
+    return (
+        f"the service may open {needed} PostgreSQL connections at its busiest, but the server "
+        f"allows {limit} (max_connections) less {reserved} reserved, and other clients hold "
+        f"{max(in_use - 1, 0)}: {available} left. Under load the service would answer 503. "
+        "Raise max_connections, or lower AGENT_SERVICE_DATABASE_POOL_SIZE, "
+        "AGENT_SERVICE_DATABASE_MAX_OVERFLOW or the number of workers."
+    )
