@@ -267,10 +267,12 @@ class Endpoints:
 class Config:
     workers: int
     database: str  # sqlite | postgres
+    turn_workers: int = 0  # serve --turn-workers: HTTP workers that run no turns, and these
 
     @property
     def label(self) -> str:
-        return f"{self.workers}w {self.database}"
+        split = f"+{self.turn_workers}t" if self.turn_workers else ""
+        return f"{self.workers}w{split} {self.database}"
 
 
 @dataclass
@@ -301,6 +303,14 @@ def workers_supported() -> bool:
         [*CLI, "serve", "--help"], cwd=REPO, capture_output=True, text=True, check=False
     ).stdout
     return "--workers" in help_text
+
+
+def turn_workers_supported() -> bool:
+    """Whether this checkout's ``agent-service serve`` takes ``--turn-workers``."""
+    help_text = subprocess.run(
+        [*CLI, "serve", "--help"], cwd=REPO, capture_output=True, text=True, check=False
+    ).stdout
+    return "--turn-workers" in help_text
 
 
 @contextlib.asynccontextmanager
@@ -334,6 +344,8 @@ async def service(
     command = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
     if config.workers > 1 or args.workers_supported:
         command += ["--workers", str(config.workers)]
+    if config.turn_workers:
+        command += ["--turn-workers", str(config.turn_workers)]
     try:
         async with _started("service", command, env, port, data_dir, database) as server:
             reply = await server.pool.request(
@@ -590,6 +602,14 @@ def percentile(values: Sequence[float], q: float) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="default: 1 2")
     parser.add_argument(
+        "--turn-workers",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="serve --turn-workers M: each value is run beside the others (e.g. 0 1); "
+        "default: 0 (the HTTP workers answer their own messages)",
+    )
+    parser.add_argument(
         "--database",
         nargs="+",
         choices=["sqlite", "postgres"],
@@ -620,7 +640,7 @@ def configurations(args: argparse.Namespace) -> list[Config]:
     databases = args.database or (
         ["sqlite", "postgres"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
     )
-    return [Config(w, d) for d in databases for w in args.workers]
+    return [Config(w, d, t) for d in databases for w in args.workers for t in args.turn_workers]
 
 
 Result = dict[str, Any]
@@ -660,16 +680,23 @@ async def compare(
             "`agent-service serve` has no --workers in this checkout: 1 worker only",
             file=sys.stderr,
         )
+    split_supported = await asyncio.to_thread(turn_workers_supported)
     results: list[tuple[Config, Result | None, Result | None]] = []
+    baselines: dict[tuple[int, str], Result] = {}  # one per worker count and database
     for config in configurations(args):
-        run = f"{config.workers}w-{config.database}-{uuid.uuid4().hex[:6]}"
-        print(f"{config.label}: baseline...", file=sys.stderr)
-        base = await measure_quietly(
-            lambda c=config: baseline(c, args, model_url), measure, f"b{run}", args.retry_busy
-        )
+        run = f"{config.workers}w{config.turn_workers}t-{config.database}-{uuid.uuid4().hex[:6]}"
+        base = baselines.get((config.workers, config.database))
+        if base is None:
+            print(f"{config.label}: baseline...", file=sys.stderr)
+            base = await measure_quietly(
+                lambda c=config: baseline(c, args, model_url), measure, f"b{run}", args.retry_busy
+            )
+            baselines[(config.workers, config.database)] = base
         found: Result | None = None
         if config.workers > 1 and not args.workers_supported:
             print(f"{config.label}: service not run (no --workers)", file=sys.stderr)
+        elif config.turn_workers and not split_supported:
+            print(f"{config.label}: service not run (no --turn-workers)", file=sys.stderr)
         else:
             print(f"{config.label}: service...", file=sys.stderr)
             try:

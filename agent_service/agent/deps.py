@@ -114,6 +114,8 @@ class AgentDeps:
     outbox_ready: asyncio.Event = field(default_factory=asyncio.Event)
     write_gate: WriteGate = field(default_factory=WriteGate)
     configs: WorkspaceConfigs = field(default_factory=WorkspaceConfigs)
+    # False in an HTTP process whose messages turn workers answer (``store_only``).
+    answers_here: bool = True
     # Guards built from the settings and the clock: the breakers are per process; the rate
     # limits' buckets are shared through the database (this keeps what it last saw of them).
     breakers: CircuitBreakers = field(init=False)
@@ -129,6 +131,15 @@ class AgentDeps:
     # Retrieval (embedding and search, CPU-bound) a few turns at a time, so that a spike's
     # turns do not all queue inside the search's deadline.
     retrieval_slots: asyncio.Semaphore = field(init=False)
+
+    def store_only(self) -> None:
+        """This process stores and acknowledges messages and answers none: separate turn
+        workers (workers/turn_worker.py) pick them up from the database. Its intake takes no
+        lease (a turn worker takes it) and keeps no arrivals for burst windows it never waits
+        out."""
+        self.answers_here = False
+        self.intake.leases = None
+        self.intake.track_arrivals = False
 
     @property
     def front(self) -> async_sessionmaker[AsyncSession]:

@@ -45,9 +45,11 @@ async def run_turn(
     """Store the message, then answer it once; a repeat gets the stored response.
 
     With ``limits`` (the API's) a new message is charged against the rate limits as it is
-    stored, or refused with RateLimited and not stored; a repeat is never refused.
+    stored, or refused with RateLimited and not stored; a repeat is never refused. In a process
+    that answers nothing itself (``AgentDeps.store_only``) the caller waits for the answer a
+    turn worker stores, like a repeat.
     """
-    if limits is None or limits.has_room(workspace_id, inbound.contact.id):
+    if deps.answers_here and (limits is None or limits.has_room(workspace_id, inbound.contact.id)):
         # The caller waits for the answer: its embedding overlaps the storing and reads; a
         # message the limits are known to refuse costs none.
         deps.query_batcher.prefetch(inbound.text)
@@ -55,7 +57,7 @@ async def run_turn(
         "turn.store",
         deps.intake.receive(workspace_id, inbound, respond_async=False, charge=limits is not None),
     )
-    if not received.duplicate:
+    if not received.duplicate and deps.answers_here:
         # Shielded: a dropped request must not abort the turn half-way; the turn runs on.
         turn = _spawn_turn(deps, workspace_id, inbound, received)
         answered = await asyncio.shield(turn)
@@ -83,10 +85,10 @@ async def accept_message(
         "turn.store",
         deps.intake.receive(workspace_id, inbound, respond_async=True, charge=limits is not None),
     )
-    if not received.duplicate:
-        _spawn_turn(deps, workspace_id, inbound, received)
-    else:
+    if received.duplicate:
         deps.outbox_ready.set()  # a repeat of an answered message may have made its callback due
+    elif deps.answers_here:  # else a turn worker finds it in the database
+        _spawn_turn(deps, workspace_id, inbound, received)
     return MessageAccepted(
         message_id=inbound.message_id,
         idempotency_key=idempotency_key(inbound.channel, inbound.message_id),

@@ -83,15 +83,23 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.service = svc
         app.state.agent_deps = svc.deps
         app.state.key_reads = KeyReads(svc.deps.front)  # the message route's keys, per tick
-        workers = DeliveryWorkers(svc.deps)  # Start-up recovery, callback dispatcher
-        await workers.start()
-        follow_up_task = start_follow_up_loop(app.state, svc.deps)
+        workers: DeliveryWorkers | None = None
+        follow_up_task = None
+        if settings.http_turns:
+            workers = DeliveryWorkers(svc.deps)  # Start-up recovery, callback dispatcher
+            await workers.start()
+            follow_up_task = start_follow_up_loop(app.state, svc.deps)
+        else:
+            # Turn workers answer, send the callbacks and run the follow-ups
+            # (workers/turn_worker.py): this process stores and acknowledges only.
+            svc.deps.store_only()
         yield
         eval_runs = getattr(app.state, "eval_runs", None)  # API-started eval runs
         if eval_runs is not None:
             await eval_runs.shutdown()
         await stop_follow_up_loop(follow_up_task)
-        await workers.stop()
+        if workers is not None:
+            await workers.stop()
         await svc.stop()
         if tracer_provider is not None:
             tracer_provider.shutdown()  # the last spans are sent

@@ -42,14 +42,22 @@ def serve(
         min=1,
         help="Worker processes sharing the port (default: AGENT_SERVICE_WORKERS, 1).",
     ),
+    turn_workers: int | None = typer.Option(
+        None,
+        min=0,
+        help="Turn-worker processes (no HTTP) that answer the stored messages; with 1 or more "
+        "the HTTP workers only store and acknowledge (default: AGENT_SERVICE_TURN_WORKERS, 0).",
+    ),
 ) -> None:
-    """Start the HTTP API, in one process or in ``--workers`` processes."""
+    """Start the HTTP API, in one process or in ``--workers`` processes, and the
+    ``--turn-workers`` processes that answer its messages."""
     import uvicorn
 
     settings = get_settings()
     count = workers if workers is not None else settings.workers
+    answering = turn_workers if turn_workers is not None else settings.turn_workers
     configure_logging(settings.log_level, settings.log_json)
-    _warn_connection_budget(settings, processes=count)
+    _warn_connection_budget(settings, processes=count + answering)
     # Requests are logged as JSON (with request id) by the app itself, not by uvicorn.
     options: dict[str, Any] = {
         "host": host,
@@ -57,7 +65,7 @@ def serve(
         "log_level": "info",
         "access_log": False,
     }
-    if count == 1:
+    if count == 1 and answering == 0:
         from agent_service.api.main import create_app
 
         if os.environ.get(MULTIPROC_ENV):  # set by hand: this run's counters start at zero
@@ -79,6 +87,19 @@ def serve(
             address = stack.enter_context(chroma_server(settings))
             os.environ["AGENT_SERVICE_CHROMA_HOST"] = address.host
             os.environ["AGENT_SERVICE_CHROMA_PORT"] = str(address.port)
+        if answering:
+            # The HTTP workers store and acknowledge; the turn workers answer (their own
+            # processes, workers/turn_worker.py), started before and stopped after the HTTP.
+            os.environ["AGENT_SERVICE_HTTP_TURNS"] = "false"
+            stack.enter_context(turn_worker_processes(answering))
+        if count == 1:
+            # uvicorn's supervisor for one worker too (uvicorn.run would serve in this
+            # process): a fresh interpreter writes its metrics to the shared directory.
+            from uvicorn.supervisors import Multiprocess
+
+            config = uvicorn.Config("agent_service.cli.main:worker_app", **options)
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+            return
         uvicorn.run("agent_service.cli.main:worker_app", **options)
 
 
@@ -99,6 +120,79 @@ def _warn_connection_budget(settings: Settings, processes: int) -> None:
         return
     if warning:
         logging.getLogger("agent_service.serve").warning(warning)
+
+
+@app.command()
+def turns() -> None:
+    """Answer the stored messages of the HTTP processes that run none (a turn worker): no
+    HTTP. Run it beside ``serve`` with ``AGENT_SERVICE_HTTP_TURNS=false`` under a process
+    manager, or let ``serve --turn-workers M`` start and stop M of them."""
+    from agent_service.workers.turn_worker import run_turn_worker
+
+    parent = os.environ.get(_TURNS_PARENT_ENV)
+    if parent is not None:  # started by serve: stop with it
+        die_with_parent()
+        if os.getppid() != int(parent):
+            raise SystemExit("the serve process that started this turn worker is gone")
+    run_turn_worker(beside_running_server(get_settings()))
+
+
+_TURNS_PARENT_ENV = "AGENT_SERVICE_TURNS_PARENT_PID"
+_TURN_WORKER_STOP_SECONDS = 30.0
+
+
+@contextlib.contextmanager
+def turn_worker_processes(count: int) -> Iterator[None]:
+    """``count`` ``agent-service turns`` processes, kept running (one that exits is started
+    again after a second) until the block ends; then stopped with SIGTERM (they leave their
+    unfinished turns ``received``), and killed if they do not stop in time."""
+    import subprocess
+    import sys
+    import threading
+
+    command = [sys.executable, "-c", "from agent_service.cli.main import app; app()", "turns"]
+    env = {**os.environ, _TURNS_PARENT_ENV: str(os.getpid())}
+    stopping = threading.Event()
+    lock = threading.Lock()
+    running: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+
+    def supervise(slot: int) -> None:
+        while not stopping.is_set():
+            with lock:
+                process = running[slot]
+            returncode = process.wait()
+            if stopping.wait(1.0):
+                return
+            typer.echo(
+                f"turn worker {process.pid} exited ({returncode}); starting another", err=True
+            )
+            with lock:
+                if stopping.is_set():
+                    return
+                running[slot] = start()
+
+    with lock:
+        running.extend(start() for _ in range(count))
+    threads = [threading.Thread(target=supervise, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        with lock:
+            stopping.set()
+            for process in running:
+                if process.poll() is None:
+                    process.terminate()
+        for process in running:
+            try:
+                process.wait(timeout=_TURN_WORKER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager

@@ -335,6 +335,32 @@ class Settings(BaseSettings):
         description="Worker processes of `agent-service serve` (`--workers`); on an embedded "
         "index, more than one also starts one Chroma server for them.",
     )
+    turn_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Turn-worker processes `agent-service serve` starts (`--turn-workers`): with "
+        "1 or more, the HTTP processes store and acknowledge messages and answer none; the turn "
+        "workers (no HTTP) answer what is stored. 0: every HTTP process answers its own.",
+    )
+    http_turns: bool = Field(
+        default=True,
+        description="Whether an HTTP process answers the messages it stores. `serve "
+        "--turn-workers M` (M >= 1) sets it false for its HTTP processes; set it false by hand "
+        "when `agent-service turns` processes are run by a process manager.",
+    )
+    turn_poll_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        description="How often a turn worker (`agent-service turns`) looks for stored "
+        "unanswered messages nobody leased.",
+    )
+    turn_worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much a turn worker lowers its OS priority (`nice`), so that "
+        "acknowledgements get the CPU first on a saturated machine.",
+    )
     log_json: bool = Field(default=True, description="One JSON object per log line.")
     log_level: str = Field(default="INFO", description="Log level.")
     # Operations: Prometheus metrics (docs/operations.md).
