@@ -6,15 +6,17 @@ the markdown and checks their output. The convention (also in README.md, "Testin
 - A ```sh or ```bash fence is an example that runs. Another fence whose lines start like a shell
   command (``curl``, ``agent-service``, ``python``...) is refused: mark it ```sh.
 - An example that cannot run inside the test has a visible annotation as the last line before
-  its fence, with the reason: ``<!-- docs-test: skip because the test starts the service itself -->``.
+  its fence, with the reason:
+  ``<!-- docs-test: skip because the test starts the service itself -->``.
 - An example is cut into statements as bash parses them (a function, a command continued with
   ``\\``, a quoted body over several lines). A comment line ``# => CLAIM`` after a statement
   claims its output: a JSON value (``{...}`` or ``[...]``, continued on the following ``#`` lines
   until its brackets close; text after it on the last line is a note) whose fields must be in
-  the output with the values shown, or one line of text the output must equal (``204``).
-  Two spaces after the claimed line start a note. ``...`` (or ``…``) matches anything: as a value, as a member of an object or an array, or
-  inside a string (``"ws_..."`` is any string that starts with ``ws_``). An object matches one
-  with more keys; an array without ``...`` must have exactly the elements shown, in order.
+  the output with the values shown, or one line of text the output must equal (``204``; two
+  spaces after it start a note). ``...`` (or ``…``) matches anything: as a value, as a member
+  of an object or an array, or inside a string (``"ws_..."`` is any string that starts with
+  ``ws_``). An object matches one with more keys; an array without ``...`` must have exactly
+  the elements shown, in order; with ``...``, the elements shown in that order among others.
 - Status codes: a ``curl`` either fails on an error status (``--fail-with-body`` or ``-f``; the
   shell runs with ``set -euo pipefail``, so the example stops there) or prints the status
   (``-w '%{http_code}'``) for a claim to check.
@@ -87,7 +89,9 @@ def blocks(path: Path) -> list[Block]:
         if annotation:
             skip_reason = annotation.group(1).strip()
             if not skip_reason.startswith("because") or len(skip_reason.split()) < 3:
-                raise DocsError(f"{where}: a skip needs its reason: <!-- docs-test: skip because ... -->")
+                raise DocsError(
+                    f"{where}: a skip needs its reason: <!-- docs-test: skip because ... -->"
+                )
         block = Block(path, i + 1, lang, "\n".join(body) + "\n", skip_reason)
         if skip_reason is None:
             block.statements = statements(body, first_line=i + 2, where=where)
@@ -122,7 +126,9 @@ def statements(body: list[str], first_line: int, where: str) -> list[Statement]:
                 while not balanced(" ".join(claim)) and i < len(body):
                     following = body[i].lstrip()
                     if not following.startswith("#"):
-                        raise DocsError(f"{where}: line {first_line + i}: the claim's brackets do not close")
+                        raise DocsError(
+                            f"{where}: line {first_line + i}: the claim's brackets do not close"
+                        )
                     claim.append(following[1:].strip())
                     i += 1
             result[-1].claim = " ".join(claim)
@@ -281,7 +287,7 @@ def mismatch(expected: Any, actual: Any, where: str = "$") -> str | None:
         wanted = [item for item in expected if item is not ANY]
         if len(wanted) == len(expected):
             if len(actual) != len(expected):
-                return f"{where}: expected {len(expected)} elements, got {len(actual)}: {actual!r:.300}"
+                return f"{where}: {len(expected)} elements expected: {actual!r:.300}"
             for index, (item, got) in enumerate(zip(expected, actual, strict=True)):
                 why = mismatch(item, got, f"{where}[{index}]")
                 if why:
@@ -297,10 +303,16 @@ def mismatch(expected: Any, actual: Any, where: str = "$") -> str | None:
             return None
         return f"{where}: expected {str(expected)!r}, got {actual!r:.200}"
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
-        return None if expected == actual and type(expected) is type(actual) else (
-            f"{where}: expected {expected!r}, got {actual!r:.200}"
+        return (
+            None
+            if expected == actual and type(expected) is type(actual)
+            else (f"{where}: expected {expected!r}, got {actual!r:.200}")
         )
-    if isinstance(expected, int | float) and isinstance(actual, int | float) and not isinstance(actual, bool):
+    if (
+        isinstance(expected, int | float)
+        and isinstance(actual, int | float)
+        and not isinstance(actual, bool)
+    ):
         return None if expected == actual else f"{where}: expected {expected!r}, got {actual!r}"
     return f"{where}: expected {expected!r}, got {actual!r:.200}"
 
@@ -326,6 +338,7 @@ def check_claim(claim: str, output: str) -> str | None:
 
 
 CURL = re.compile(r"(?<![\w-])curl\s")
+CHECKED = re.compile(r"--fail-with-body|--fail\b|(?<![\w-])-[a-zA-Z]*f[a-zA-Z]*\b|%\{http_code\}")
 
 
 def unchecked_curl(statement: str) -> bool:
@@ -333,6 +346,6 @@ def unchecked_curl(statement: str) -> bool:
     code = "\n".join(line.split(" #", 1)[0] for line in statement.splitlines())
     for call in CURL.split(code)[1:]:
         options = call.split("|", 1)[0]
-        if not re.search(r"--fail-with-body|--fail\b|(?<![\w-])-[a-zA-Z]*f[a-zA-Z]*\b|%\{http_code\}", options):
+        if not CHECKED.search(options):
             return True
     return False

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.examples import Block, Statement, blocks, check_claim, unchecked_curl
+from tests.docs.examples import Statement, blocks, check_claim, unchecked_curl
 from tests.processes import free_port, healthy
 from tests.reliability.harness import wait_until
 
@@ -60,6 +60,8 @@ def documents() -> list[Path]:
 
 
 DOCUMENTS = documents()
+# The documents with an example to run (the others are checked by the first test only).
+RUNNABLE = [p for p in DOCUMENTS if any(b.skip_reason is None for b in blocks(p))]
 
 
 def quick_start(port: int) -> tuple[dict[str, str], list[str]]:
@@ -109,7 +111,7 @@ class Service:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     for tool in ("jq", "openssl", "bash"):
-        assert shutil.which(tool), f"the docs' examples use {tool}: install it (apt-get install {tool})"
+        assert shutil.which(tool), f"the docs' examples use {tool}: apt-get install {tool}"
     cwd = clone_like(tmp_path_factory.mktemp("docs") / "clone")
     port = free_port()
     settings, command = quick_start(port)
@@ -130,6 +132,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             process.kill()
             process.wait(timeout=30)
         log.close()
+
+
+def tail(path: Path) -> str:
+    return path.read_text(encoding="utf-8")[-2000:] if path.exists() else ""
 
 
 def on_port(text: str, port: int) -> str:
@@ -155,18 +161,14 @@ def test_every_example_is_runnable_or_says_why_not() -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.name for p in DOCUMENTS])
+@pytest.mark.parametrize("path", RUNNABLE, ids=[p.name for p in RUNNABLE])
 def test_examples_run_as_written(path: Path, service: Service) -> None:
     runnable = [b for b in blocks(path) if b.skip_reason is None]
-    if not runnable:
-        pytest.skip(f"{path.name} has no example to run")
     work = service.cwd.parent / f"session-{path.stem}"
     work.mkdir()
-    ran: list[tuple[Block, Statement, Path]] = []
+    ran: list[tuple[Statement, Path]] = []
     script = ["set -euo pipefail"]
-    for number, (block, statement) in enumerate(
-        (b, s) for b in runnable for s in b.statements
-    ):
+    for number, statement in enumerate(s for b in runnable for s in b.statements):
         source = work / f"{number:03}.sh"
         source.write_text(on_port(statement.text, service.port), encoding="utf-8")
         output = work / f"{number:03}.out"
@@ -175,7 +177,7 @@ def test_examples_run_as_written(path: Path, service: Service) -> None:
             f"2>{shlex.quote(str(output.with_suffix('.err')))}"
         )
         script.append(f"echo {number + 1} >{shlex.quote(str(work / 'done'))}")
-        ran.append((block, statement, output))
+        ran.append((statement, output))
     (work / "session.sh").write_text("\n".join(script) + "\n", encoding="utf-8")
     finished = subprocess.run(
         ["bash", "--noprofile", "--norc", str(work / "session.sh")],
@@ -187,18 +189,20 @@ def test_examples_run_as_written(path: Path, service: Service) -> None:
     )
     done = int((work / "done").read_text()) if (work / "done").exists() else 0
     failures = []
-    for block, statement, output in ran[:done]:
+    for statement, output in ran[:done]:
         if statement.claim is None:
             continue
         why = check_claim(statement.claim, output.read_text(encoding="utf-8"))
         if why:
-            failures.append(f"{path.name}:{statement.line}: {statement.text.strip()[:200]}\n  # => {statement.claim[:200]}\n  {why}")
+            failures.append(
+                f"{path.name}:{statement.line}: {statement.text.strip()[:200]}\n"
+                f"  # => {statement.claim[:200]}\n  {why}"
+            )
     if finished.returncode != 0:
-        block, statement, output = ran[done]
+        statement, output = ran[done]
         failures.append(
             f"{path.name}:{statement.line} exited {finished.returncode}:\n{statement.text}"
-            f"--- stdout\n{output.read_text(encoding='utf-8')[-2000:] if output.exists() else ''}"
-            f"--- stderr\n{output.with_suffix('.err').read_text(encoding='utf-8')[-2000:] if output.exists() else ''}"
+            f"--- stdout\n{tail(output)}--- stderr\n{tail(output.with_suffix('.err'))}"
             f"{finished.stderr[-1000:]}"
         )
     assert not failures, "\n\n".join(failures)
