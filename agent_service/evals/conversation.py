@@ -130,6 +130,10 @@ async def play(case: Case, setup: CaseSetup, obs: Observation) -> None:
         external_id = f"{setup.contact_prefix}.{step.contact}"
         if step.event is not None:
             event = fill(step.event, names)
+            if "event_id" in event:
+                # An event id is the workspace's idempotency key: each trial (its own contact
+                # prefix) sends its own events; a repeat within the case stays a repeat.
+                event = {**event, "event_id": f"{setup.contact_prefix}.{event['event_id']}"}
             view = EventView(step.contact, event)
             obs.transcript.append(view)
             view.result = await apply_case_event(deps, ws, external_id, event)

@@ -303,3 +303,31 @@ async def test_judge_votes_three_times_and_the_majority_decides(
     metrics = build_report(outcome)["metrics"]
     assert metrics["judge_verdicts"] == 1
     assert metrics["judge_spread_mean"] == pytest.approx(0.3333)
+
+
+async def test_case_events_with_ids_pass_in_every_trial(
+    service: Service, tmp_path: Path, write_suite: SuiteWriter
+) -> None:
+    """A case's event ids are idempotency keys of the workspace: the second trial's events
+    are its own, not repeats of the first trial's; a repeat within one trial stays a repeat."""
+    cases = [
+        {
+            "id": "buys",
+            "steps": [
+                {"say": "hi"},
+                {"event": {"type": "purchase_completed", "event_id": "evt-purchase-1"}},
+                {"event": {"type": "purchase_completed", "event_id": "evt-purchase-1"}},
+            ],
+            "expect": {"stage": "Customer"},
+        }
+    ]
+    suite = write_suite(cases)
+    outcome = await run_evals(
+        service.deps, RunConfig(suites=[str(suite)], trials=2), tmp_path / "run", progress=False
+    )
+    assert [r.status for r in outcome.results] == ["passed", "passed"], [
+        (r.failures, r.error) for r in outcome.results
+    ]
+    for result in outcome.results:
+        first, repeat = (t["result"] for t in result.transcript if t["kind"] == "event")
+        assert first["duplicate"] is False and repeat["duplicate"] is True
