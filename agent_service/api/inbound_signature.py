@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
@@ -13,19 +13,18 @@ from agent_service.delivery.signature import HEADER, is_valid
 from agent_service.workspaces.api_keys import Principal, hash_key
 
 
-async def signed_channel_key(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
+async def signed_channel_key(request: Request) -> Principal:
     """A channel key, and when the workspace has a signing secret, a valid body signature.
 
-    Checked before the body is parsed or anything is stored. One dependency, and the key and
-    the workspace's delivery settings read with those of every request of the same tick
-    (api/key_reads.py): this runs for every message, and each dependency FastAPI resolves costs
-    more than the query it wraps.
+    Checked before the body is parsed or anything is stored. One dependency with no
+    sub-dependency (the bearer key is read from the header here, as ``HTTPBearer`` reads it;
+    the route documents the scheme), and the key and the workspace's delivery settings read
+    with those of every request of the same tick, then kept for a moment (api/key_reads.py):
+    this runs for every message, and each dependency FastAPI resolves costs more than the
+    query it wraps.
     """
     reads: KeyReads = request.app.state.key_reads
-    key, settings = await reads.read(hash_key(bearer_key(credentials)))
+    key, settings = await reads.read(hash_key(bearer_key(_bearer(request))))
     principal = check_roles(principal_of(key), ("channel",))
     request.state.delivery_settings = settings  # the route needs them too
     if settings is None or not settings.signing_secret:
@@ -40,4 +39,16 @@ async def signed_channel_key(
     return principal
 
 
+def _bearer(request: Request) -> HTTPAuthorizationCredentials | None:
+    """What ``HTTPBearer(auto_error=False)`` gives: the credentials of a well-formed
+    ``Authorization: Bearer <key>`` header, None otherwise."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    credentials = credentials.strip()
+    if not (scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+
+
 SignedChannelKey = Annotated[Principal, Depends(signed_channel_key)]
+# The scheme the route's OpenAPI operation names (it was the sub-dependency's doing).
+BEARER_SECURITY: dict[str, Any] = {"security": [{bearer.scheme_name: []}]}

@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             print(f"demo workspace {DEMO_WORKSPACE_ID}: {role} key {plain}", flush=True)
         app.state.service = svc
         app.state.agent_deps = svc.deps
-        app.state.key_reads = KeyReads(svc.deps.front)  # the message route's keys, per tick
+        # The message route's keys, read per tick and kept for a moment.
+        app.state.key_reads = KeyReads(svc.deps.front, ttl=settings.api_key_cache_seconds)
         workers: DeliveryWorkers | None = None
         follow_up_task = None
         if settings.http_turns:

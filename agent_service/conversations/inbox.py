@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,8 +22,8 @@ from agent_service.core.search import contact_search_text
 from agent_service.db import models
 from agent_service.db.availability import is_unavailable
 from agent_service.db.write_gate import WriteGate
-from agent_service.delivery.outbox import ensure_callback, new_callback
-from agent_service.lifecycle.history import add_stage_change
+from agent_service.delivery.outbox import callback_values, ensure_callback
+from agent_service.lifecycle.history import add_first_stages
 from agent_service.schemas.messages import CHANNELS, ContactSummary, InboundMessage
 from agent_service.workspaces.config import WorkspaceNotFound
 
@@ -195,40 +195,52 @@ async def _receive_batch(
         wants_callback = {
             arrivals[i].key for i in todo if arrivals[i].respond_async and i not in done
         }
-        rows: list[models.Message] = []
+        # Core inserts, not ORM objects: a spike's thousand rows cost a fraction of a flush.
+        rows: list[dict[str, Any]] = []
         for i in new:
             arrival = arrivals[i]
             inbound = arrival.inbound
-            row = models.Message(
-                id=new_id("msg"),
-                workspace_id=arrival.workspace_id,
-                contact_id=contact_ids[arrival.contact_key],
-                direction="in",
-                channel=inbound.channel,
-                channel_message_id=inbound.message_id,
-                text=inbound.text,
-                sent_at=inbound.sent_at,
-                source=inbound.source,
-                status="received",
-                created_at=now,
-            )
+            row: dict[str, Any] = {
+                "id": new_id("msg"),
+                "workspace_id": arrival.workspace_id,
+                "contact_id": contact_ids[arrival.contact_key],
+                "direction": "in",
+                "channel": inbound.channel,
+                "channel_message_id": inbound.message_id,
+                "text": inbound.text,
+                "sent_at": inbound.sent_at,
+                "source": inbound.source,
+                "status": "received",
+                "created_at": now,
+            }
             rows.append(row)
-            stored_now[arrival.key] = Received(row.id, row.contact_id, duplicate=False)
+            stored_now[arrival.key] = Received(row["id"], row["contact_id"], duplicate=False)
         # In contact order: each insert moves its contact's last_message_at (a trigger, which
         # locks the contact's row), and two batches locking the same contacts in the same
         # order cannot deadlock.
-        in_contact_order: list[models.Message] = sorted(rows, key=lambda m: m.contact_id)
-        session.add_all(in_contact_order)
+        rows.sort(key=lambda m: m["contact_id"])
         if rows:
-            await session.flush()  # contacts and messages: the unique keys speak now
+            # Contacts and messages: the unique keys speak now.
+            await session.execute(insert(models.Message), rows)
         routes = {arrivals[i].key: arrivals[i].inbound.reply_route for i in new}
-        for row in rows:
-            key = (row.workspace_id, row.channel, row.channel_message_id or "")
-            if key in wants_callback:
-                session.add(new_callback(row.workspace_id, row, now, routes.get(key)))
+        callbacks = [
+            callback_values(
+                row["workspace_id"],
+                row["id"],
+                row["channel"],
+                row["channel_message_id"],
+                now,
+                routes.get(key),
+            )
+            for row in rows
+            if (key := (row["workspace_id"], row["channel"], row["channel_message_id"]))
+            in wants_callback
+        ]
+        if callbacks:
+            await session.execute(insert(models.OutboxCallback), callbacks)
         leased: set[str] = set()
         if leases is not None and rows:
-            leased = await leases.take_in(session, {row.contact_id for row in rows})
+            leased = await leases.take_in(session, {row["contact_id"] for row in rows})
         charged = None
         if limits is not None:
             # Last, after the inserts met the unique keys: a repeat is never charged, and the
@@ -245,7 +257,7 @@ async def _receive_batch(
     if limits is not None and charged is not None:
         limits.remember(charged)  # committed: what it learnt of the buckets holds
     for row in rows:  # committed: the messages are stored
-        metrics.MESSAGES_RECEIVED.labels(metrics.bounded(row.channel, CHANNELS)).inc()
+        metrics.MESSAGES_RECEIVED.labels(metrics.bounded(row["channel"], CHANNELS)).inc()
     for i in todo:
         if i not in done:
             received = stored_now[arrivals[i].key]
@@ -305,7 +317,8 @@ async def _contacts_for(
     latest: dict[tuple[str, str], InboundMessage] = {}
     for i in new:
         latest[arrivals[i].contact_key] = arrivals[i].inbound
-    created = []
+    created: list[dict[str, Any]] = []
+    firsts: list[tuple[str, str, str, str, str]] = []
     for key, inbound in latest.items():
         contact = contacts.get(key)
         if contact is not None:
@@ -315,47 +328,45 @@ async def _contacts_for(
         stage = entry_stages[key[0]]
         assert stage is not None
         row = _new_contact(key[0], inbound, stage, now)
-        created.append((row, inbound, stage))
-        ids[key] = row.id
-    if created:
-        session.add_all([row for row, _, _ in created])
-        await session.flush()  # the stage changes below reference them
-        for row, inbound, stage in created:
-            add_stage_change(  # the contact was created in its entry stage above
-                session,
-                workspace_id=row.workspace_id,
-                contact_id=row.id,
-                kind="stage",
-                from_stage=None,
-                to_stage=stage,
-                actor="system",
-                reason=f"first message on {inbound.channel}",
-                evidence=inbound.text[:500],
-                now=now,
+        created.append(row)
+        ids[key] = row["id"]
+        # The contact is created in its entry stage: its history says so.
+        firsts.append(
+            (
+                key[0],
+                row["id"],
+                stage,
+                f"first message on {inbound.channel}",
+                inbound.text[:500],
             )
+        )
+    if created:
+        await session.execute(insert(models.Contact), created)  # before their stage changes
+        await add_first_stages(session, firsts, now)
     return ids
 
 
 def _new_contact(
     workspace_id: str, inbound: InboundMessage, entry_stage: str, now: datetime
-) -> models.Contact:
+) -> dict[str, Any]:
+    """The columns of a contact created by its first message (a Core insert)."""
     given = inbound.contact
-    return models.Contact(
-        id=new_id("ct"),
-        workspace_id=workspace_id,
-        external_id=given.id,
-        name=given.name,
-        phone=given.phone,
-        email=given.email,
-        search_text=contact_search_text(given.name, given.phone, given.email),
-        locale=given.locale,
-        lifecycle_stage=entry_stage,
-        lost=False,
-        owner="ai",
-        fields={},
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "id": new_id("ct"),
+        "workspace_id": workspace_id,
+        "external_id": given.id,
+        "name": given.name,
+        "phone": given.phone,
+        "email": given.email,
+        "search_text": contact_search_text(given.name, given.phone, given.email),
+        "locale": given.locale,
+        "lifecycle_stage": entry_stage,
+        "lost": False,
+        "owner": "ai",
+        "fields": {},
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def _refresh_profile(

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     bootstrap_admin_key: str | None = Field(
         default=None, description="Key that may create workspaces."
     )
+    api_key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "How long each process keeps a channel key read by POST /v1/messages, with its "
+            "workspace's delivery settings: a key revoked or settings changed on another "
+            "process take effect within this time (at once on the process that changed them). "
+            "0 reads them for every request."
+        ),
+    )
     demo_channel_key: str | None = Field(
         default=None,
         description="The demo workspace's channel key; generated and printed when unset.",

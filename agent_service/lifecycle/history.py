@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core import metrics
 from agent_service.core.ids import new_id
 from agent_service.db import models
 from agent_service.db.after_commit import after_commit
+from agent_service.lifecycle.stays import refresh_stays
 
 ACTORS = frozenset({"ai", "human", "system"})
 KINDS = frozenset({"stage", "lost"})
@@ -57,11 +59,51 @@ def add_stage_change(
         created_at=now,
     )
     session.add(row)
+    _count(session, actor, kind)
+    return row
+
+
+def _count(session: AsyncSession, actor: str, kind: str, times: int = 1) -> None:
     counted = metrics.LIFECYCLE_CHANGES.labels(
         metrics.bounded(actor, ACTORS), metrics.bounded(kind, KINDS)
     )
-    after_commit(session, counted.inc)  # counted once it is true
-    return row
+    after_commit(session, lambda: counted.inc(times))  # counted once it is true
+
+
+async def add_first_stages(
+    session: AsyncSession, firsts: list[tuple[str, str, str, str, str]], now: datetime
+) -> None:
+    """The history rows of contacts created just now in their entry stage, by the system:
+    (workspace_id, contact_id, to_stage, reason, evidence) each. One Core insert for a batch
+    of new contacts (a campaign spike: the ORM's flush of a thousand rows cost more than the
+    rest of storing them); the stays are refreshed as the roll-up hook does after a flush."""
+    if not firsts:
+        return
+    await session.execute(
+        insert(models.StageChange),
+        [
+            {
+                "id": new_id("sc"),
+                "workspace_id": workspace_id,
+                "contact_id": contact_id,
+                "kind": "stage",
+                "from_stage": None,
+                "to_stage": to_stage,
+                "actor": "system",
+                "reason": reason,
+                "evidence": evidence,
+                "confidence": None,
+                "prompt_version": None,
+                "model": None,
+                "turn_id": None,
+                "created_at": now,
+            }
+            for workspace_id, contact_id, to_stage, reason, evidence in firsts
+        ],
+    )
+    contacts = {contact_id for _, contact_id, _, _, _ in firsts}
+    await session.run_sync(lambda sync: refresh_stays(sync.connection(), contacts))
+    _count(session, "system", "stage", len(firsts))
 
 
 def record_stage_change(

@@ -1,9 +1,10 @@
 """How the workspace's messaging layer is reached: callback URL and the shared secrets."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from agent_service.api.deps import AgentDepsDep, PrincipalDep, require
 from agent_service.api.errors import ERROR_RESPONSES
+from agent_service.api.key_reads import KeyReads
 from agent_service.delivery import callback_settings
 from agent_service.schemas.delivery import DeliveryPublic, DeliveryUpdate
 
@@ -22,13 +23,18 @@ async def get_delivery(principal: PrincipalDep, deps: AgentDepsDep) -> DeliveryP
 
 @router.put("", response_model=DeliveryPublic, responses=ERROR_RESPONSES, dependencies=ADMIN)
 async def put_delivery(
-    change: DeliveryUpdate, principal: PrincipalDep, deps: AgentDepsDep
+    request: Request, change: DeliveryUpdate, principal: PrincipalDep, deps: AgentDepsDep
 ) -> DeliveryPublic:
     """Set the callback URL (for `Prefer: respond-async`), the secret that signs callbacks, and
     the secret inbound requests must be signed with. Fields left out are kept; null clears one.
 
     With a signing secret set, `POST /v1/messages` needs `X-Signature-256: sha256=<hex>`.
     """
-    return await callback_settings.update(
+    updated = await callback_settings.update(
         deps.sessions, principal.workspace_id, change, deps.clock()
     )
+    # Committed: this process uses them from its next message on; the others within their
+    # cache window (api/key_reads.py).
+    key_reads: KeyReads = request.app.state.key_reads
+    key_reads.forget(principal.workspace_id)
+    return updated

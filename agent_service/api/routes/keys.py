@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from agent_service.api.deps import BootstrapOrAdminKey, ClockDep, SessionDep, UnitOfWorkDep
 from agent_service.api.errors import documented, not_found
+from agent_service.api.key_reads import KeyReads
 from agent_service.db import models
+from agent_service.db.after_commit import after_commit
 from agent_service.schemas.workspaces import KeyCreate, KeyCreated, KeyPublic
 from agent_service.workspaces.api_keys import Principal
 from agent_service.workspaces.setup import create_api_key, list_keys, revoke_key
@@ -79,6 +81,7 @@ async def list_(
     responses=documented(not_found=NOT_FOUND, conflict="It is the last active admin key."),
 )
 async def revoke(
+    request: Request,
     workspace_id: str,
     key_id: str,
     caller: BootstrapOrAdminKey,
@@ -91,6 +94,10 @@ async def revoke(
     row = await revoke_key(uow.session, workspace_id, key_id, now)
     if row is None:
         raise not_found(f"key '{key_id}'")
+    # This process refuses the key from its next request on; the others within their cache
+    # window (api/key_reads.py).
+    key_reads: KeyReads = request.app.state.key_reads
+    after_commit(uow.session, lambda: key_reads.forget(workspace_id))
     uow.audit(
         caller,
         workspace_id=workspace_id,

@@ -11,7 +11,7 @@ from agent_service.api.errors import (
     RATE_LIMITED,
     ErrorBody,
 )
-from agent_service.api.inbound_signature import SignedChannelKey
+from agent_service.api.inbound_signature import BEARER_SECURITY, SignedChannelKey
 from agent_service.delivery import callback_settings
 from agent_service.schemas.delivery import MessageAccepted
 from agent_service.schemas.messages import InboundMessage, MessageResponse
@@ -33,6 +33,7 @@ ASYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
     "",
     response_model=MessageResponse,
     responses={**ERROR_RESPONSES, **ASYNC_RESPONSES, **RATE_LIMITED, **DATABASE_BUSY},
+    openapi_extra=BEARER_SECURITY,
 )
 async def post_message(
     request: Request,
