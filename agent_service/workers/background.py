@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from agent_service.agent.deps import AgentDeps
 from agent_service.workers.callbacks import CallbackDispatcher
@@ -27,10 +29,15 @@ class DeliveryWorkers:
         recovered = await recover_unanswered(self.deps)
         if recovered:
             log.warning("answering unprocessed messages of %d contact(s) after restart", recovered)
+        self._run(sweep_unanswered(self.deps))
+
+    def _run(self, finding_work: Coroutine[Any, Any, None]) -> None:
+        """Start the loops: ``finding_work`` (what finds the messages to answer), the lease
+        renewal, the callback dispatcher and the index catch-up."""
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self.dispatcher.run()),
-            loop.create_task(sweep_unanswered(self.deps)),
+            loop.create_task(finding_work),
             loop.create_task(keep_leases(self.deps)),
             loop.create_task(keep_index_caught_up(self.deps)),
         ]

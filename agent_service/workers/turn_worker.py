@@ -34,7 +34,6 @@ What else runs here and not in the HTTP processes, and why:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -49,10 +48,8 @@ from agent_service.core.config import Settings
 from agent_service.core.logs import configure_logging
 from agent_service.db import models
 from agent_service.service import build_service
-from agent_service.workers.callbacks import CallbackDispatcher
+from agent_service.workers.background import DeliveryWorkers
 from agent_service.workers.follow_ups import start_follow_up_loop, stop_follow_up_loop
-from agent_service.workers.index_sync import keep_index_caught_up
-from agent_service.workers.recovery import keep_leases
 
 log = logging.getLogger("agent_service.turn_worker")
 _contacts = cast(Table, models.Contact.__table__)
@@ -134,34 +131,22 @@ async def poll_waiting(deps: AgentDeps) -> None:
         await asyncio.sleep(every)
 
 
-class TurnWorker:
-    """The loops of one turn-worker process; stopping leaves unfinished turns ``received``
-    (another turn worker, or this one restarted, answers them once their leases expire)."""
+class TurnWorker(DeliveryWorkers):
+    """The loops of one turn-worker process: the poll instead of the start-up recovery and the
+    sweep, and the follow-ups; stopping leaves unfinished turns ``received`` (another turn
+    worker, or this one restarted, answers them once their leases expire)."""
 
     def __init__(self, deps: AgentDeps) -> None:
-        self.deps = deps
-        self.dispatcher = CallbackDispatcher(deps)
-        self._tasks: list[asyncio.Task[None]] = []
+        super().__init__(deps)
         self._follow_ups: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(poll_waiting(self.deps)),
-            loop.create_task(keep_leases(self.deps)),
-            loop.create_task(self.dispatcher.run()),
-            loop.create_task(keep_index_caught_up(self.deps)),
-        ]
+        self._run(poll_waiting(self.deps))
         self._follow_ups = start_follow_up_loop(types.SimpleNamespace(), self.deps)
 
     async def stop(self) -> None:
         await stop_follow_up_loop(self._follow_ups)
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.deps.turn_tasks.cancel_all()
-        await self.dispatcher.close()
+        await super().stop()
 
 
 def run_turn_worker(settings: Settings) -> None:
