@@ -13,14 +13,15 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import httpx
+import pytest
 
-from tests.conftest import ADMIN_KEY, CHANNEL_KEY, QA_KEY, make_settings
+from tests.conftest import ADMIN_KEY, CHANNEL_KEY, POSTGRES_URL, QA_KEY, make_settings
 from tests.reliability.harness import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,3 +98,22 @@ def serve(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=30)
+
+
+@contextmanager
+def two_replicas(
+    request: pytest.FixtureRequest, tmp_path: Path, **settings: str
+) -> Iterator[list[str]]:
+    """Two server processes on one database (started one after the other), for a fixture
+    parametrised by ``"sqlite"``/``"postgresql"``; ``settings`` as for ``service_env``."""
+    if request.param == "postgresql":
+        if not POSTGRES_URL:
+            pytest.skip("AGENT_SERVICE_TEST_POSTGRES_URL is not set")
+        data_dir: Path = request.getfixturevalue("data_dir")  # a database of its own
+    elif POSTGRES_URL:
+        data_dir = tmp_path / "data"  # the shared template is on PostgreSQL: seed afresh
+    else:
+        data_dir = request.getfixturevalue("data_dir")
+    env = service_env(data_dir, **settings)
+    with ExitStack() as stack:
+        yield [stack.enter_context(serve(env)).url for _ in range(2)]

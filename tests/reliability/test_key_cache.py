@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,8 @@ import pytest
 
 from agent_service.delivery.signature import HEADER
 from agent_service.workspaces.setup import DEMO_WORKSPACE_ID
-from tests.conftest import ADMIN, CHANNEL, POSTGRES_URL, message
-from tests.processes import serve, service_env
+from tests.conftest import ADMIN, CHANNEL, message
+from tests.processes import two_replicas
 from tests.reliability.harness import wait_until
 
 WINDOW = 20.0
@@ -33,17 +32,8 @@ SLACK = 15.0  # a busy machine: the refusal may come this much after the window
 @pytest.fixture(params=["sqlite", "postgresql"])
 def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
     """Two server processes on one database (started one after the other)."""
-    if request.param == "postgresql":
-        if not POSTGRES_URL:
-            pytest.skip("AGENT_SERVICE_TEST_POSTGRES_URL is not set")
-        data_dir: Path = request.getfixturevalue("data_dir")  # a database of its own
-    elif POSTGRES_URL:
-        data_dir = tmp_path / "data"  # the shared template is on PostgreSQL: seed afresh
-    else:
-        data_dir = request.getfixturevalue("data_dir")
-    env = service_env(data_dir, AGENT_SERVICE_API_KEY_CACHE_SECONDS=str(WINDOW))
-    with ExitStack() as stack:
-        yield [stack.enter_context(serve(env)).url for _ in range(2)]
+    with two_replicas(request, tmp_path, AGENT_SERVICE_API_KEY_CACHE_SECONDS=str(WINDOW)) as urls:
+        yield urls
 
 
 def warm(*urls: str) -> None:

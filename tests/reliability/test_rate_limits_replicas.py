@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import CHANNEL, POSTGRES_URL, message
-from tests.processes import serve, service_env
+from tests.conftest import CHANNEL, message
+from tests.processes import two_replicas
 
 CONTACT_BURST, WORKSPACE_BURST = 3, 8
 LIMITS = {
@@ -33,17 +32,8 @@ LIMITS = {
 @pytest.fixture(params=["sqlite", "postgresql"])
 def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
     """Two server processes on one database (started one after the other)."""
-    if request.param == "postgresql":
-        if not POSTGRES_URL:
-            pytest.skip("AGENT_SERVICE_TEST_POSTGRES_URL is not set")
-        data_dir: Path = request.getfixturevalue("data_dir")  # a database of its own
-    elif POSTGRES_URL:
-        data_dir = tmp_path / "data"  # the shared template is on PostgreSQL: seed afresh
-    else:
-        data_dir = request.getfixturevalue("data_dir")
-    env = service_env(data_dir, **LIMITS)
-    with ExitStack() as stack:
-        yield [stack.enter_context(serve(env)).url for _ in range(2)]
+    with two_replicas(request, tmp_path, **LIMITS) as urls:
+        yield urls
 
 
 def post(url: str, body: dict[str, Any]) -> httpx.Response:
