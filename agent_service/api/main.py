@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -53,6 +54,7 @@ from agent_service.console import mount_console
 from agent_service.conversations.rate_limits import RateLimited
 from agent_service.core.config import Settings, get_settings
 from agent_service.core.errors import DomainError
+from agent_service.core.heap import freeze_startup_heap
 from agent_service.core.logs import configure_logging
 from agent_service.core.metrics import process_stopped
 from agent_service.knowledge_base.store import IndexUnavailable
@@ -61,6 +63,8 @@ from agent_service.workers.background import DeliveryWorkers
 from agent_service.workers.follow_ups import start_follow_up_loop, stop_follow_up_loop
 from agent_service.workspaces.setup import DEMO_WORKSPACE_ID
 
+log = logging.getLogger("agent_service.api")
+
 DESCRIPTION = """
 The brain behind a lead-qualification inbox. The messaging layer posts each customer message to
 `POST /v1/messages` and gets back the reply to send and the lifecycle actions taken.
@@ -68,14 +72,22 @@ Authenticate with `Authorization: Bearer <api key>`; the key decides the workspa
 """
 
 
-def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
-    """The API; pass a ``service`` to inject fakes (a scripted model, a fixed clock)."""
+def create_app(
+    settings: Settings | None = None,
+    service: Service | None = None,
+    freeze_heap: bool = False,
+) -> FastAPI:
+    """The API; pass a ``service`` to inject fakes (a scripted model, a fixed clock).
+    ``freeze_heap``: a server process keeps its start-up objects out of the garbage
+    collector's full collections once started (core/heap.py); not for tests."""
     settings = settings or (service.settings if service else get_settings())
     svc = service or build_service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
+        if freeze_heap:
+            log.info("start-up heap frozen", extra={"fields": {"objects": freeze_startup_heap()}})
         # Keys generated for the demo workspace are shown once, by the server that serves
         # them: an eval run or a CLI command starting the service prints none.
         for role, plain in svc.printed_keys.items():

@@ -70,7 +70,7 @@ def serve(
 
         if os.environ.get(MULTIPROC_ENV):  # set by hand: this run's counters start at zero
             prepare_multiprocess_dir(Path(os.environ[MULTIPROC_ENV]))
-        uvicorn.run(create_app(), **options)
+        uvicorn.run(create_app(freeze_heap=True), **options)
         return
     # Several processes: uvicorn's supervisor binds the port once and spawns ``count`` fresh
     # interpreters, each building the app from the factory (its own settings from the
@@ -220,7 +220,7 @@ def worker_app() -> FastAPI:
     parent = multiprocessing.parent_process()
     if parent is not None and os.getppid() != parent.pid:  # it died before the line above
         raise SystemExit("the serve process that started this worker is gone")
-    return create_app()
+    return create_app(freeze_heap=True)
 
 
 @app.command()

@@ -45,6 +45,7 @@ from sqlalchemy import Table, and_, func, or_, select
 from agent_service.agent.deps import AgentDeps
 from agent_service.agent.turn import process_contact
 from agent_service.core.config import Settings
+from agent_service.core.heap import freeze_startup_heap
 from agent_service.core.logs import configure_logging
 from agent_service.db import models
 from agent_service.service import build_service
@@ -159,6 +160,7 @@ def run_turn_worker(settings: Settings) -> None:
     async def main() -> None:
         service = build_service(settings)
         await service.start()
+        frozen = freeze_startup_heap()  # no full-collection pauses over the models (core/heap.py)
         worker = TurnWorker(service.deps)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -172,6 +174,7 @@ def run_turn_worker(settings: Settings) -> None:
                     "replica": service.deps.turn_leases.replica,
                     "nice": os.nice(0),
                     "poll_seconds": settings.turn_poll_seconds,
+                    "frozen_objects": frozen,
                 }
             },
         )
