@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.errors import Conflict
-from agent_service.core.ids import new_id
+from agent_service.core.ids import new_id, ordered_ids
 from agent_service.db import models
 from agent_service.knowledge_base.store import EntryData
 from agent_service.prompts.templates import default_bodies
@@ -153,10 +153,9 @@ async def create_workspace(
             )
         )
     for intent, examples in template.intents.items():
-        for text in examples:
-            session.add(
-                models.IntentExample(id=new_id("int"), workspace_id=ws, intent=intent, text=text)
-            )
+        # Listed by id: in the template's order (agent/intents/examples.py).
+        for id_, text in zip(ordered_ids("int", len(examples)), examples, strict=True):
+            session.add(models.IntentExample(id=id_, workspace_id=ws, intent=intent, text=text))
     for name, body in template.prompts.items():
         session.add(
             models.PromptVersion(

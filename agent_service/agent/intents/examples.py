@@ -6,7 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_service.core.errors import Invalid
-from agent_service.core.ids import new_id
+from agent_service.core.ids import ordered_ids
 from agent_service.db import models
 
 # The intents the offline planner acts on; "other" holds ordinary messages.
@@ -52,11 +52,10 @@ async def replace(
             models.IntentExample.intent == intent,
         )
     )
-    for text in cleaned:
+    # Listed by id (examples() above): in the order the admin gave them.
+    for id_, text in zip(ordered_ids("int", len(cleaned)), cleaned, strict=True):
         session.add(
-            models.IntentExample(
-                id=new_id("int"), workspace_id=workspace_id, intent=intent, text=text
-            )
+            models.IntentExample(id=id_, workspace_id=workspace_id, intent=intent, text=text)
         )
     await session.flush()
     return cleaned
