@@ -1,11 +1,13 @@
 """The start-up heap kept out of the garbage collector's way, in a serving process.
 
-A serving process holds hundreds of thousands of long-lived objects from its start-up: the
-models' wrappers, the imported libraries, the knowledge snapshots. CPython's cyclic collector
-walks all of them at every full (oldest-generation) collection, which a steady stream of
-requests triggers every few seconds: a pause of 100-300 ms on the event loop, during which no
-acknowledgement is answered. It was the largest part of the sustained benchmark's p99
-(docs/performance.md: PostgreSQL, turns held back, p99 308 -> 87 ms with the freeze).
+A serving process holds about 320,000 long-lived objects from its start-up: the models'
+wrappers, the imported libraries, the knowledge snapshots. CPython's cyclic collector walks all
+of them at every full (oldest-generation) collection, which comes again and again under steady
+traffic (whenever the objects that survived the younger collections reach a quarter of the old
+ones): 185 ms per full collection in a started service on the 2-core machine (a test run
+beside it), during which the event loop answers nothing. It was the largest part of the
+sustained benchmark's p99 (docs/performance.md: PostgreSQL, turns held back, p99 308 -> 87 ms
+with the freeze).
 
 ``gc.freeze()`` after start-up moves those objects to a permanent generation the collector no
 longer visits (CPython's documented use for long-running servers); what the process creates
