@@ -1,6 +1,7 @@
 """Where an acknowledgement's CPU goes: py-spy on the server while spikes are acknowledged.
 
     python -m bench.ack_profile [--spikes 3] [--messages 1000] [--out PROFILE.raw]
+    python -m bench.ack_profile --steady 200 --seconds 30   # bench.sustained's traffic instead
 
 Starts ``agent-service serve`` (one worker, SQLite unless ``--database postgres``) with burst
 windows of 600 s, so no turn starts while the spikes last: what is sampled is the acknowledgement
@@ -9,6 +10,9 @@ path (``POST /v1/messages`` with ``Prefer: respond-async``) alone. Warms it up, 
 ``--messages`` new contacts each (as bench.spike does), stops py-spy and prints the table of
 bench/profile_table.py (milliseconds of CPU per acknowledgement by category, the functions with
 the most samples of their own) and the server's CPU per acknowledgement measured beside it.
+With ``--steady R`` it sends R new messages a second for ``--seconds`` instead (open loop, as
+bench.sustained does, contacts of three messages a second apart) and prints their p50/p99: the
+small batches of steady traffic cost more per message than a spike's large ones.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 from bench import harness
@@ -49,7 +54,12 @@ async def main(args: argparse.Namespace) -> bool:
             await asyncio.sleep(2)  # py-spy attached
             accepted = 0
             cpu = 0.0
-            for spike in range(args.spikes):
+            if args.steady:
+                with Watch(server) as watch:
+                    accepted = await _steady(server, args.steady, args.seconds)
+                cpu = watch.usage.server_cpu_s
+                print(f"steady: {watch.usage.text}", file=sys.stderr)
+            for spike in range(0 if args.steady else args.spikes):
                 pool = server.pool
                 requests = [
                     message(f"p{spike}-{i}", f"p{spike}-contact-{i}") for i in range(args.messages)
@@ -75,14 +85,43 @@ async def main(args: argparse.Namespace) -> bool:
         *["--messages", str(max(1, accepted)), "--top", str(args.top)],
     )
     await table.wait()
-    return accepted == args.spikes * args.messages
+    expected: int = args.steady * args.seconds if args.steady else args.spikes * args.messages
+    return accepted == expected
+
+
+async def _steady(server: harness.Server, rate: int, seconds: int) -> int:
+    """``rate`` new messages a second for ``seconds``, open loop; prints p50/p99; returns 202s."""
+    pool = server.pool
+    await pool.fill(64)
+    replies: list[tuple[harness.Reply, float]] = []
+
+    async def send(i: int, planned: float) -> None:
+        second, slot = divmod(i, rate)
+        data = message(f"s-{i}", f"s-contact-{second // 3}-{slot}")
+        replies.append((await pool.send(data), planned))
+
+    tasks = []
+    start = time.perf_counter() + 0.05
+    for i in range(rate * seconds):
+        planned = start + i / rate
+        if (delay := planned - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(i, planned)))
+    await asyncio.gather(*tasks)
+    pool.close()
+    waits = [r.done - planned for r, planned in replies]
+    p50, p99 = harness.percentile(waits, 50) * 1000, harness.percentile(waits, 99) * 1000
+    print(f"steady {rate}/s for {seconds} s: ack p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    return sum(r.status == 202 for r, _ in replies)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spikes", type=int, default=3)
     parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--rate", type=int, default=250)
+    parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--steady", type=int, default=0, metavar="R", help="R messages/s")
+    parser.add_argument("--seconds", type=int, default=30, help="of --steady traffic")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--out", default="/tmp/ack-profile.raw")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
