@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 
 from bench import harness
@@ -93,21 +92,7 @@ async def _steady(server: harness.Server, rate: int, seconds: int) -> int:
     """``rate`` new messages a second for ``seconds``, open loop; prints p50/p99; returns 202s."""
     pool = server.pool
     await pool.fill(64)
-    replies: list[tuple[harness.Reply, float]] = []
-
-    async def send(i: int, planned: float) -> None:
-        second, slot = divmod(i, rate)
-        data = message(f"s-{i}", f"s-contact-{second // 3}-{slot}")
-        replies.append((await pool.send(data), planned))
-
-    tasks = []
-    start = time.perf_counter() + 0.05
-    for i in range(rate * seconds):
-        planned = start + i / rate
-        if (delay := planned - time.perf_counter()) > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(i, planned)))
-    await asyncio.gather(*tasks)
+    replies = await harness.open_loop(pool, rate, seconds, "s")
     pool.close()
     waits = [r.done - planned for r, planned in replies]
     p50, p99 = harness.percentile(waits, 50) * 1000, harness.percentile(waits, 99) * 1000

@@ -486,6 +486,28 @@ async def warm_up(server: Server, endpoints: Endpoints, run: str, count: int = 8
     endpoints.reset()
 
 
+async def open_loop(pool: Pool, rate: int, seconds: int, run: str) -> list[tuple[Reply, float]]:
+    """``rate`` new messages a second for ``seconds``, open loop: message i is sent at
+    start + i/rate whatever the answers to earlier ones. Contacts each send one message a
+    second for three seconds. Returns each reply with its planned send time (perf_counter)."""
+    replies: list[tuple[Reply, float]] = []
+
+    async def send(i: int, planned: float) -> None:
+        second, slot = divmod(i, rate)
+        contact = f"{run}-contact-{second // 3}-{slot}"
+        replies.append((await pool.send(message(f"{run}-{i}", contact)), planned))
+
+    tasks = []
+    start = time.perf_counter() + 0.05
+    for i in range(rate * seconds):
+        planned = start + i / rate
+        if (delay := planned - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(i, planned)))
+    await asyncio.gather(*tasks)
+    return replies
+
+
 # ---------------------------------------------------------------- machine readings
 
 

@@ -16,11 +16,9 @@ Exit 1 under target.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import time
 
 from bench import harness
-from bench.harness import Figure, Reply, Result, Server, Table, Watch, message, percentile
+from bench.harness import Figure, Result, Server, Table, Watch, percentile
 
 TARGET_P99_MS = 50.0
 
@@ -51,24 +49,8 @@ async def main(args: argparse.Namespace) -> bool:
             await harness.warm_up(server, endpoints, run)
             pool = server.pool
             await pool.fill(64)
-            total = args.rate * args.seconds
-            replies: list[tuple[Reply, float]] = []
-
-            async def send(i: int, planned: float) -> None:
-                second, slot = divmod(i, args.rate)
-                contact = f"{run}-contact-{second // 3}-{slot}"
-                replies.append((await pool.send(message(f"{run}-{i}", contact)), planned))
-
-            tasks = []
             with Watch(server) as watch:
-                start = time.perf_counter() + 0.05
-                for i in range(total):
-                    planned = start + i / args.rate
-                    delay = planned - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    tasks.append(asyncio.create_task(send(i, planned)))
-                await asyncio.gather(*tasks)
+                replies = await harness.open_loop(pool, args.rate, args.seconds, run)
             pool.close()
             seconds = [r.done - planned for r, planned in replies]
             accepted = sum(r.status == 202 for r, _ in replies)
